@@ -1,0 +1,15 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("teams/switch/", views.switch_team, name="switch_team"),
+    path("teams/none/", views.no_team, name="no_team"),
+    path("t/<slug:team_slug>/members/", views.member_list, name="member_list"),
+    path("t/<slug:team_slug>/members/<int:membership_id>/", views.member_update, name="member_update"),
+    path("t/<slug:team_slug>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
+]

@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import DecimalField, ExpressionWrapper, F, Value
+
+from accounts.models import Team
+
+from .value import ValueBreakdown, ValueInputs, annual_value
+
+
+class Job(models.Model):
+    team = models.ForeignKey(Team, models.CASCADE, related_name="jobs")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    headcount = models.PositiveIntegerField(default=1, validators=[MaxValueValidator(1_000_000)])
+    hourly_cost = models.DecimalField(
+        "loaded hourly cost",
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("50.00"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(10_000))],
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            # Imports find or create jobs by title within a team.
+            models.UniqueConstraint(fields=["team", "title"], name="unique_job_title_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TaskKind(models.TextChoices):
+    WRITE = "write", "Write"
+    READ = "read", "Read"
+    CHAT = "chat", "Chat"
+    OTHER = "other", "Other"
+
+
+class Mode(models.TextChoices):
+    AUGMENT = "augment", "Augment"
+    AUTOMATE = "automate", "Automate"
+
+
+class Exposure(models.TextChoices):
+    E0 = "E0", "E0 · no exposure"
+    E1 = "E1", "E1 · direct (chat)"
+    E2 = "E2", "E2 · through LLM-powered software"
+
+
+class LabelSource(models.TextChoices):
+    HUMAN = "human", "Human"
+    PREDICTED = "predicted", "Predicted"
+
+
+class Verdict(models.TextChoices):
+    AUTOMATION_READY = "automation-ready", "Automation-ready"
+    AUGMENTATION_READY = "augmentation-ready", "Augmentation-ready"
+    NOT_YET = "not-yet", "Not yet"
+    UNTESTED = "untested", "Untested"
+
+
+class TaskQuerySet(models.QuerySet):
+    def for_team(self, team: Team) -> TaskQuerySet:
+        return self.filter(job__team=team)
+
+    def with_value(self) -> TaskQuerySet:
+        """Annotates `annual_value` in SQL (same formula as value.annual_value) for sorting and sums."""
+        output = DecimalField(max_digits=20, decimal_places=2)
+        saved = ExpressionWrapper(
+            F("job__headcount")
+            * F("people_share")
+            * F("hours_per_week")
+            * Value(52)
+            * F("job__hourly_cost")
+            * F("time_saved"),
+            output_field=output,
+        )
+        return self.annotate(
+            annual_value=ExpressionWrapper(
+                saved - F("model_cost_per_year") + F("revenue_upside"), output_field=output
+            )
+        )
+
+
+class Task(models.Model):
+    job = models.ForeignKey(Job, models.CASCADE, related_name="tasks")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    statement = models.TextField()
+    kind = models.CharField(max_length=10, choices=TaskKind.choices, default=TaskKind.OTHER)
+    hours_per_week = models.DecimalField(
+        "hours per week per person",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(80))],
+    )
+    people_share = models.DecimalField(
+        "share of people doing it",
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("1.000"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.AUGMENT)
+    time_saved = models.DecimalField(
+        "expected time saved",
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.300"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+    )
+    exposure_label = models.CharField(max_length=2, choices=Exposure.choices, blank=True)
+    label_source = models.CharField(max_length=10, choices=LabelSource.choices, blank=True)
+    notes = models.TextField(blank=True)
+    # Estimated yearly cost of running the model for this task (from llmcore's rates once measured).
+    model_cost_per_year = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    revenue_upside = models.DecimalField(
+        "revenue upside per year",
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    # Feasibility: set from experiment evidence (see the feasibility rules); untested until then.
+    verdict = models.CharField(max_length=20, choices=Verdict.choices, default=Verdict.UNTESTED)
+    feasibility = models.FloatField(null=True, blank=True)  # 0..1, the evidence's headline score
+    verdict_rules_version = models.CharField(max_length=20, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["job__title", "id"]
+        indexes = [
+            # Portfolio filters by job then sorts; the matrix and totals group by verdict.
+            models.Index(fields=["job", "kind"], name="task_job_kind"),
+            models.Index(fields=["verdict"], name="task_verdict"),
+        ]
+
+    def __str__(self) -> str:
+        return self.statement[:80]
+
+    def value_inputs(self) -> ValueInputs:
+        """Reads self.job: one query if not loaded."""
+        return ValueInputs(
+            headcount=self.job.headcount,
+            people_share=self.people_share,
+            hours_per_week=self.hours_per_week,
+            hourly_cost=self.job.hourly_cost,
+            time_saved=self.time_saved,
+            model_cost_per_year=self.model_cost_per_year,
+            revenue_upside=self.revenue_upside,
+        )
+
+    def value_breakdown(self) -> ValueBreakdown:
+        return annual_value(self.value_inputs())
+
+
+class Stage(models.TextChoices):
+    SCOPE = "scope", "Scope"
+    BUILD = "build", "Build"
+    INTERNAL_EVALUATION = "internal-evaluation", "Internal evaluation"
+    DEPLOY = "deploy", "Deploy"
+    MONITOR = "monitor", "Monitor"
+
+
+STAGE_ORDER = [stage.value for stage in Stage]
+
+
+class RiskTier(models.TextChoices):
+    MINIMAL = "minimal", "Minimal"
+    LIMITED = "limited", "Limited"
+    HIGH = "high", "High"
+    PROHIBITED = "prohibited", "Prohibited"
+
+
+class UseCase(models.Model):
+    team = models.ForeignKey(Team, models.CASCADE, related_name="use_cases")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.AUGMENT)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.SCOPE)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="owned_use_cases"
+    )
+    risk_tier = models.CharField(max_length=12, choices=RiskTier.choices, default=RiskTier.MINIMAL)
+    tasks = models.ManyToManyField(Task, related_name="use_cases", blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def next_stage(self) -> str | None:
+        index = STAGE_ORDER.index(self.stage)
+        return STAGE_ORDER[index + 1] if index + 1 < len(STAGE_ORDER) else None
+
+    def previous_stage(self) -> str | None:
+        index = STAGE_ORDER.index(self.stage)
+        return STAGE_ORDER[index - 1] if index > 0 else None
+
+
+class StageChange(models.Model):
+    use_case = models.ForeignKey(UseCase, models.CASCADE, related_name="stage_changes")
+    from_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True)
+    changed_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from .views import io, matrix, portfolio, usecases
+
+urlpatterns = [
+    path("", portfolio.team_home, name="team_home"),
+    path("portfolio/", portfolio.portfolio, name="portfolio"),
+    path("matrix/", matrix.matrix, name="matrix"),
+    path("jobs/", portfolio.job_list, name="job_list"),
+    path("jobs/<uuid:code>/", portfolio.job_detail, name="job_detail"),
+    path("jobs/<uuid:code>/edit/", portfolio.job_edit, name="job_edit"),
+    path("jobs/<uuid:code>/delete/", portfolio.job_delete, name="job_delete"),
+    path("jobs/<uuid:code>/tasks/new/", portfolio.task_create, name="task_create"),
+    path("tasks/<uuid:code>/", portfolio.task_detail, name="task_detail"),
+    path("tasks/<uuid:code>/edit/", portfolio.task_edit, name="task_edit"),
+    path("tasks/<uuid:code>/delete/", portfolio.task_delete, name="task_delete"),
+    path("import/", io.task_import, name="task_import"),
+    path("export/<str:fmt>/", io.portfolio_export, name="portfolio_export"),
+    path("usecases/", usecases.usecase_list, name="usecase_list"),
+    path("usecases/<uuid:code>/", usecases.usecase_detail, name="usecase_detail"),
+    path("usecases/<uuid:code>/edit/", usecases.usecase_edit, name="usecase_edit"),
+    path("usecases/<uuid:code>/stage/", usecases.usecase_stage, name="usecase_stage"),
+    path("usecases/<uuid:code>/delete/", usecases.usecase_delete, name="usecase_delete"),
+]

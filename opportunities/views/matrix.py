@@ -1,0 +1,4 @@
+from .portfolio import team_home
+
+# Scaffolding: replaced by the prioritisation matrix view.
+matrix = team_home

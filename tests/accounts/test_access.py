@@ -1,0 +1,62 @@
+import pytest
+from django.urls import reverse
+
+
+def test_stranger_gets_404_on_team_home(stranger_client, team):
+    assert stranger_client.get(reverse("team_home", args=[team.slug])).status_code == 404
+
+
+def test_member_sees_team_home(viewer_client, team):
+    response = viewer_client.get(reverse("team_home", args=[team.slug]))
+    assert response.status_code == 200
+    assert "Acme Support" in response.content.decode()
+
+
+def test_anonymous_is_sent_to_sign_in(client, team):
+    response = client.get(reverse("team_home", args=[team.slug]))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_viewer_cannot_add_members(viewer_client, team):
+    response = viewer_client.post(
+        reverse("member_list", args=[team.slug]), {"username": "x", "role": "viewer"}
+    )
+    assert response.status_code == 403
+
+
+def test_stranger_cannot_see_members(stranger_client, team):
+    assert stranger_client.get(reverse("member_list", args=[team.slug])).status_code == 404
+
+
+def test_admin_adds_a_member_with_a_role(owner_client, team, stranger):
+    response = owner_client.post(
+        reverse("member_list", args=[team.slug]), {"username": "sam", "role": "editor"}
+    )
+    assert response.status_code == 302
+    assert team.memberships.get(user=stranger).role == "editor"
+
+
+def test_admin_cannot_demote_the_last_admin(owner_client, team, owner):
+    membership = team.memberships.get(user=owner)
+    owner_client.post(reverse("member_update", args=[team.slug, membership.id]), {"role": "viewer"})
+    membership.refresh_from_db()
+    assert membership.role == "admin"
+
+
+def test_home_redirects_to_the_users_team(viewer_client, team):
+    response = viewer_client.get(reverse("home"))
+    assert response["Location"] == reverse("team_home", args=[team.slug])
+
+
+@pytest.mark.parametrize("attempts", [6])
+def test_sign_in_is_rate_limited_after_repeated_failures(client, viewer, attempts):
+    for _ in range(attempts - 1):
+        client.post(reverse("login"), {"username": "victor", "password": "wrong"})
+    response = client.post(reverse("login"), {"username": "victor", "password": "pw"})
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.content.decode()
+
+
+def test_pages_send_a_content_security_policy(viewer_client, team):
+    response = viewer_client.get(reverse("team_home", args=[team.slug]))
+    assert "script-src 'self'" in response["Content-Security-Policy"]
