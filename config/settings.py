@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,7 +38,11 @@ DATA_DIR = Path(env_str("ASSAY_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", "assay-development-key-not-for-production")
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false (50+ random characters).")
+    SECRET_KEY = "assay-development-key-not-for-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = "Assay"
@@ -108,7 +113,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # started by `make run` (config/run.py) and by the test suite; see config/embedded_redis.py.
 REDIS_URL = env_str("REDIS_URL")
 EMBEDDED_REDIS_SOCKET = DATA_DIR / "redis.sock"
-BROKER_URL = REDIS_URL or f"redis+socket://{EMBEDDED_REDIS_SOCKET}"
+# CELERY_BROKER_URL overrides both, e.g. a broker on its own Redis database (the test suite uses it too).
+BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or f"redis+socket://{EMBEDDED_REDIS_SOCKET}"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
@@ -179,6 +185,9 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+    # Asking browsers to preload HSTS is a commitment each deployment makes for its own domain.
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 LOGGING = {
     "version": 1,
