@@ -7,6 +7,13 @@ from django.contrib.auth import get_user_model
 
 from tests.factories import make_team, make_user
 
+# Real Celery workers and the broker: see tests/worker_fixtures.py.
+from tests.worker_fixtures import (  # noqa: F401
+    celery_broker,
+    celery_worker_process,
+    django_db_modify_db_settings,
+)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
