@@ -1,0 +1,245 @@
+"""Forms for jobs and tasks, and the portfolio's filter form.
+
+Shares (people doing a task, time saved) are stored as fractions 0..1 but entered as percentages 0..100:
+the labels say "%" and the form converts, so people type 30 for 30 %.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+from accounts.models import Team
+
+from .models import Exposure, Job, LabelSource, Mode, Task, TaskKind, Verdict
+
+
+def _range_messages(low: int | str, high: int | str, unit: str = "") -> dict[str, str]:
+    message = f"Must be a number between {low} and {high}{unit}."
+    return {"invalid": message, "min_value": message, "max_value": message, "required": message}
+
+
+class PercentField(forms.DecimalField):
+    """A fraction 0..1 shown and typed as a percentage 0..100."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", Decimal(0))
+        kwargs.setdefault("max_value", Decimal(100))
+        kwargs.setdefault("max_digits", 5)
+        kwargs.setdefault("decimal_places", 1)
+        kwargs.setdefault("error_messages", _range_messages(0, 100, " %"))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        # Bound data comes back as the typed string; only stored fractions are scaled for display.
+        if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+            return f"{(Decimal(value) * 100).normalize():f}"
+        return value
+
+    def clean(self, value):
+        percent = super().clean(value)
+        return None if percent is None else percent / 100
+
+
+class JobForm(forms.ModelForm):
+    headcount = forms.IntegerField(
+        label="Headcount",
+        min_value=0,
+        max_value=1_000_000,
+        initial=1,
+        help_text="People in this job.",
+        error_messages=_range_messages(0, "1,000,000"),
+    )
+    hourly_cost = forms.DecimalField(
+        label="Loaded hourly cost",
+        min_value=Decimal(0),
+        max_value=Decimal(10_000),
+        max_digits=10,
+        decimal_places=2,
+        initial=Decimal("50.00"),
+        help_text="Salary, benefits and overhead for one hour of this job.",
+        error_messages=_range_messages(0, "10,000"),
+    )
+
+    class Meta:
+        model = Job
+        fields = ["title", "description", "headcount", "hourly_cost"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        error_messages = {"title": {"required": "Give the job a title."}}
+
+    def __init__(self, *args, team: Team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.team = team
+        self.fields["hourly_cost"].error_messages["max_decimal_places"] = "Use at most 2 decimal places."
+
+    def clean_title(self) -> str:
+        title = self.cleaned_data["title"]
+        # The team is not a form field, so the (team, title) constraint is checked here, by name.
+        taken = Job.objects.filter(team=self.team, title=title).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(f"A job titled “{title}” already exists in this team.")
+        return title
+
+
+class TaskForm(forms.ModelForm):
+    hours_per_week = forms.DecimalField(
+        label="Hours per week per person",
+        min_value=Decimal(0),
+        max_value=Decimal(80),
+        max_digits=5,
+        decimal_places=2,
+        initial=Decimal(1),
+        help_text="Hours one person doing this task spends on it in a week (0–80).",
+        error_messages=_range_messages(0, 80),
+    )
+    people_share = PercentField(
+        label="Share of people doing it (%)",
+        initial=Decimal(1),
+        help_text="Percentage of the job's headcount who do this task (0–100).",
+    )
+    time_saved = PercentField(
+        label="Expected time saved (%)",
+        initial=Decimal("0.3"),
+        help_text="Percentage of the task's time the model would save (0–100).",
+    )
+    revenue_upside = forms.DecimalField(
+        label="Revenue upside per year",
+        required=False,
+        min_value=Decimal(0),
+        max_digits=14,
+        decimal_places=2,
+        initial=Decimal(0),
+        help_text="Optional extra revenue per year if the task is done with a model.",
+        error_messages=_range_messages(0, "a trillion"),
+    )
+
+    class Meta:
+        model = Task
+        fields = [
+            "statement",
+            "kind",
+            "hours_per_week",
+            "people_share",
+            "mode",
+            "time_saved",
+            "exposure_label",
+            "label_source",
+            "revenue_upside",
+            "notes",
+        ]
+        labels = {"exposure_label": "Exposure", "label_source": "Exposure label source"}
+        help_texts = {
+            "statement": "What a person does, as a verb phrase: “Answer billing questions by email”.",
+            "exposure_label": "E1: a chat model alone could halve the time; E2: only with software built on one.",
+        }
+        widgets = {
+            "statement": forms.Textarea(attrs={"rows": 2}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        error_messages = {"statement": {"required": "Describe the task in a few words."}}
+
+    def __init__(self, *args, html_form: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("hours_per_week", "people_share", "time_saved", "revenue_upside"):
+            self.fields[name].error_messages["max_decimal_places"] = "Too many decimal places."
+            self.fields[name].error_messages["max_digits"] = self.fields[name].error_messages["invalid"]
+        if html_form:
+            # Inline rows cannot hold a <form>: their inputs point at it by id.
+            for field in self.fields.values():
+                field.widget.attrs["form"] = html_form
+
+    def clean_revenue_upside(self) -> Decimal:
+        return self.cleaned_data["revenue_upside"] or Decimal(0)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        exposure = data.get("exposure_label")
+        if "label_source" in self.fields:
+            if not exposure:
+                data["label_source"] = ""
+            elif "exposure_label" in self.changed_data and not data.get("label_source"):
+                data["label_source"] = LabelSource.HUMAN
+        elif "exposure_label" in self.changed_data:
+            # A person just chose (or cleared) this label in the row editor.
+            self.instance.label_source = LabelSource.HUMAN if exposure else ""
+        return data
+
+
+class TaskRowForm(TaskForm):
+    """The fields that fit in a row of the job's task table (edited inline)."""
+
+    class Meta(TaskForm.Meta):
+        fields = [
+            "statement",
+            "kind",
+            "hours_per_week",
+            "people_share",
+            "mode",
+            "time_saved",
+            "exposure_label",
+        ]
+        widgets = {"statement": forms.Textarea(attrs={"rows": 2, "cols": 30})}
+
+
+# Portfolio filters and sorts: whitelists, so a query string can only pick known columns.
+SORTS: dict[str, tuple[str, ...]] = {
+    "value": ("annual_value", "id"),
+    "job": ("job__title", "id"),
+    "statement": ("statement", "id"),
+    "kind": ("kind", "id"),
+    "mode": ("mode", "id"),
+    "exposure": ("exposure_label", "id"),
+    "verdict": ("verdict", "id"),
+    "hours": ("hours_per_week", "id"),
+}
+DEFAULT_SORT = "-value"
+NO_EXPOSURE = "none"
+
+
+def order_by_for(sort: str) -> list[str]:
+    """The ORDER BY for a ?sort= value ("value" or "-value"), the default for unknown values."""
+    descending = sort.startswith("-")
+    columns = SORTS.get(sort.lstrip("-"))
+    if columns is None:
+        return order_by_for(DEFAULT_SORT)
+    return [f"-{column}" if descending else column for column in columns]
+
+
+class PortfolioFilterForm(forms.Form):
+    job = forms.ChoiceField(required=False)
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *TaskKind.choices])
+    mode = forms.ChoiceField(required=False, choices=[("", "Any mode"), *Mode.choices])
+    exposure = forms.ChoiceField(
+        required=False, choices=[("", "Any exposure"), *Exposure.choices, (NO_EXPOSURE, "Not labelled")]
+    )
+    verdict = forms.ChoiceField(required=False, choices=[("", "Any verdict"), *Verdict.choices])
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, jobs: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["job"].choices = [("", "Any job"), *jobs]
+
+    def filter(self, tasks):
+        """Applies the valid filters; an invalid value (a stale job, say) is ignored, not an error page."""
+        self.is_valid()
+        data = {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
+        if "job" in data:
+            tasks = tasks.filter(job__code=data["job"])
+        if "kind" in data:
+            tasks = tasks.filter(kind=data["kind"])
+        if "mode" in data:
+            tasks = tasks.filter(mode=data["mode"])
+        if "exposure" in data:
+            tasks = tasks.filter(exposure_label="" if data["exposure"] == NO_EXPOSURE else data["exposure"])
+        if "verdict" in data:
+            tasks = tasks.filter(verdict=data["verdict"])
+        return tasks
+
+    def active(self) -> dict[str, str]:
+        """The valid filters that are set, for links that must keep them (sorting, pages, exports)."""
+        return {
+            name: value
+            for name, value in getattr(self, "cleaned_data", {}).items()
+            if value and name != "sort"
+        }
