@@ -15,8 +15,8 @@ from accounts.models import Team
 from .models import Exposure, Job, LabelSource, Mode, Task, TaskKind, Verdict
 
 
-def _range_messages(low: int | str, high: int | str, unit: str = "") -> dict[str, str]:
-    message = f"Must be a number between {low} and {high}{unit}."
+def _range_messages(low: int | str, high: int | str, what: str = "a number") -> dict[str, str]:
+    message = f"Must be {what} between {low} and {high}."
     return {"invalid": message, "min_value": message, "max_value": message, "required": message}
 
 
@@ -28,7 +28,7 @@ class PercentField(forms.DecimalField):
         kwargs.setdefault("max_value", Decimal(100))
         kwargs.setdefault("max_digits", 5)
         kwargs.setdefault("decimal_places", 1)
-        kwargs.setdefault("error_messages", _range_messages(0, 100, " %"))
+        kwargs.setdefault("error_messages", _range_messages(0, 100, "a percentage"))
         super().__init__(**kwargs)
 
     def prepare_value(self, value):
@@ -40,6 +40,10 @@ class PercentField(forms.DecimalField):
     def clean(self, value):
         percent = super().clean(value)
         return None if percent is None else percent / 100
+
+    def has_changed(self, initial, data) -> bool:
+        scaled = initial * 100 if isinstance(initial, Decimal | int | float) else initial
+        return super().has_changed(scaled, data)
 
 
 class JobForm(forms.ModelForm):
