@@ -38,3 +38,12 @@ def make_task(job: Job, statement: str = "Answer customer emails", **fields) -> 
 
 def make_usecase(team: Team, name: str = "Email drafting", **fields) -> UseCase:
     return UseCase.objects.create(team=team, name=name, **fields)
+
+
+def make_model_config(team: Team | None = None, name: str = "Tiny local", **fields):
+    """A registered model (team=None: instance-wide). Defaults to a local CPU text model."""
+    from llmcore.models import ModelConfig
+
+    defaults = {"backend": "transformers", "source": "/models/tiny", "cost_per_hour": Decimal("0.10")}
+    defaults.update(fields)
+    return ModelConfig.objects.create(team=team, name=name, **defaults)
