@@ -1,4 +1,98 @@
-from .portfolio import team_home
+from __future__ import annotations
 
-# Scaffolding: replaced by the prioritisation matrix view.
-matrix = team_home
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.db.models.functions import Left
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from accounts.models import Team
+
+from ..access import get_portfolio_team
+from ..forms import PortfolioFilterForm
+from ..matrix import MatrixItem, MatrixLayout, layout_matrix, quadrant_summary, render_svg
+from ..models import Job, Task
+
+# Hover titles are cut to TITLE_STATEMENT_CHARS anyway; don't fetch long statements in full.
+_STATEMENT_CHARS = 200
+
+
+class MatrixFilterForm(PortfolioFilterForm):
+    """The portfolio's filters (same names, so links carry over) plus the value threshold."""
+
+    threshold = forms.DecimalField(
+        label="Value threshold ($/year)",
+        required=False,
+        min_value=Decimal(0),
+        max_digits=14,
+        decimal_places=2,
+        help_text="Blank: the median value of the tasks shown.",
+        error_messages={"invalid": "Enter the threshold as a dollar amount, e.g. 25000."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["job"].error_messages["invalid_choice"] = "That job is not in this team (deleted?)."
+
+
+def matrix_filter_form(team: Team, params: Mapping[str, str] | None) -> MatrixFilterForm:
+    jobs = [(str(code), title) for code, title in Job.objects.filter(team=team).values_list("code", "title")]
+    return MatrixFilterForm(params or {}, jobs=jobs)
+
+
+def matrix_layout(team: Team, form: MatrixFilterForm) -> MatrixLayout:
+    """The team's matrix in one query (invalid filters are ignored; the form reports them)."""
+    tasks = form.filter(Task.objects.for_team(team).with_value())
+    threshold = form.cleaned_data.get("threshold")
+    rows = (
+        tasks.annotate(short_statement=Left("statement", _STATEMENT_CHARS))
+        .order_by("id")
+        .values_list("code", "short_statement", "job__title", "verdict", "feasibility", "annual_value")
+    )
+    # Reverse once, then fill in each code: reverse() per point costs more than the whole query.
+    placeholder = str(uuid.UUID(int=0))
+    url_pattern = reverse("task_detail", args=[team.slug, placeholder])
+    items = [
+        MatrixItem(
+            code=str(code),
+            statement=statement,
+            job=job_title,
+            value=float(value or 0),
+            verdict=verdict,
+            feasibility=feasibility,
+            url=url_pattern.replace(placeholder, str(code)),
+        )
+        for code, statement, job_title, verdict, feasibility, value in rows
+    ]
+    return layout_matrix(items, value_threshold=None if threshold is None else float(threshold))
+
+
+def team_matrix_svg(team: Team, params: Mapping[str, str] | None = None) -> SafeString:
+    """The chart as SVG markup for a PDF or any other export, with the page's filters as `params`."""
+    return render_svg(matrix_layout(team, matrix_filter_form(team, params)))
+
+
+@login_required
+def matrix(request: HttpRequest, team_slug: str) -> HttpResponse:
+    access = get_portfolio_team(request, team_slug)
+    form = matrix_filter_form(access.team, request.GET)
+    layout = matrix_layout(access.team, form)
+    context = {
+        "team": access.team,
+        "access": access,
+        "nav": "matrix",
+        "form": form,
+        "layout": layout,
+        "svg": render_svg(layout),
+        "summary": quadrant_summary(layout),
+        "task_count": len(layout.points),
+        "filtered": bool(form.active()),
+    }
+    template = "opportunities/matrix.html#chart" if request.htmx else "opportunities/matrix.html"
+    return render(request, template, context)
