@@ -27,6 +27,7 @@ test: install
 bench: install
 	$(PY) bench/portfolio.py
 	$(PY) bench/inference.py
+	$(PY) bench/import_tasks.py
 
 lint: install
 	$(PY) -m ruff check .
