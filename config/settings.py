@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "template_partials",
     "accounts",
     "llmcore",
+    "llmcore.experiments",
     "opportunities",
     "audits",
 ]

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("t/<slug:team_slug>/", include("opportunities.urls")),
     path("t/<slug:team_slug>/", include("llmcore.urls")),
+    path("t/<slug:team_slug>/", include("llmcore.experiments.urls")),
 ]

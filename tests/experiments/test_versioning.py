@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from llmcore.experiments import services
+from llmcore.experiments.importing import CaseData
+from llmcore.experiments.models import PromptVersion
+from llmcore.experiments.rendering import PromptContent, PromptError
+from tests.experiments.factories import make_dataset, make_prompt
+
+
+def test_a_snapshot_keeps_the_case_versions_it_was_taken_with(team, owner):
+    dataset = make_dataset(team, cases=2, author=owner)
+    first = services.take_snapshot(dataset, owner)
+    case = dataset.cases.get(key="T-001")
+    services.edit_case(case, owner, CaseData(key="T-001", inputs={"ticket": "edited"}))
+    second = services.take_snapshot(dataset, owner)
+
+    assert (first.number, second.number) == (1, 2)
+    old = first.case_versions.get(case=case)
+    new = second.case_versions.get(case=case)
+    assert old.inputs == {"ticket": "Ticket number 1"} and old.number == 1
+    assert new.inputs == {"ticket": "edited"} and new.number == 2
+
+
+def test_an_unchanged_dataset_reuses_its_latest_snapshot(team, owner):
+    dataset = make_dataset(team, cases=2, author=owner)
+    assert services.take_snapshot(dataset, owner).pk == services.take_snapshot(dataset, owner).pk
+
+
+def test_removed_cases_leave_new_snapshots_only(team, owner):
+    dataset = make_dataset(team, cases=3, author=owner)
+    first = services.take_snapshot(dataset, owner)
+    services.remove_case(dataset.cases.get(key="T-003"))
+    second = services.take_snapshot(dataset, owner)
+    assert (first.case_count, second.case_count) == (3, 2)
+    assert first.case_versions.count() == 3
+
+
+def test_editing_a_case_without_changes_creates_no_version(team, owner):
+    dataset = make_dataset(team, cases=1, author=owner)
+    case = dataset.cases.get()
+    current = case.versions.get()
+    same = CaseData(key=case.key, **current.content())
+    assert services.edit_case(case, owner, same) is None
+    assert case.versions.count() == 1
+
+
+def test_prompt_versions_are_numbered_and_identical_content_is_not_duplicated(team, owner):
+    prompt = make_prompt(team, author=owner)
+    v2, created = services.save_prompt_version(prompt, owner, PromptContent(instruction="Other {{ticket}}"))
+    again, created_again = services.save_prompt_version(
+        prompt, owner, PromptContent(instruction="Other {{ticket}}")
+    )
+    assert (v2.number, created) == (2, True)
+    assert (again.pk, created_again) == (v2.pk, False)
+    assert PromptVersion.objects.filter(template=prompt).count() == 2
+
+
+def test_a_prompt_linked_to_a_dataset_must_use_variables_its_cases_provide(team, owner):
+    dataset = make_dataset(team, cases=2, author=owner)
+    with pytest.raises(PromptError, match=r"provides the variable \{\{tone\}\}"):
+        make_prompt(team, dataset=dataset, instruction="{{ticket}} in a {{tone}} tone")
+
+
+def test_few_shot_needs_examples_with_the_instruction_variables(team, owner):
+    with pytest.raises(PromptError, match="needs at least one example"):
+        make_prompt(team, technique="few-shot")
+    from llmcore.experiments.rendering import Example
+
+    with pytest.raises(PromptError, match=r"example 1 lacks the variable \{\{ticket\}\}"):
+        make_prompt(team, technique="few-shot", examples=(Example({"other": "x"}, "y"),))
