@@ -195,3 +195,11 @@ def test_query_count_does_not_grow_with_rows(viewer_client, team, params, django
         response = viewer_client.get(url(team, **params))
     assert response.status_code == 200
     assert len(few.captured_queries) <= 10
+
+
+def test_filter_form_keeps_the_chosen_values_selected(viewer_client, team, portfolio):
+    code = portfolio["analyst"].code
+    body = viewer_client.get(url(team, job=str(code), verdict="not-yet")).content.decode()
+    assert f'<option value="{code}" selected>Analyst</option>' in body
+    assert '<option value="not-yet" selected>Not yet</option>' in body
+    assert '<option value="" selected>Any kind</option>' in body
