@@ -374,18 +374,18 @@ def _parse_row(number: int, cells: dict[str, str], result: ParseResult) -> None:
                 f'"{values["label_source"]}" is given but exposure_label is blank', number, "label_source"
             )
         )
-    if len(result.errors) > errors:
+    if not values.get("job"):
         return
-    label_source = values["label_source"] or ("human" if values["exposure_label"] else "")
-
+    # Job-level values are checked even when other cells of the row are wrong, so a conflict is
+    # reported in the same pass as the rest.
     key = job_key(values["job"])
     job = result.jobs.get(key)
     if job is None:
         job = result.jobs[key] = ParsedJob(
             title=" ".join(values["job"].split()),
             first_row=number,
-            headcount=values["headcount"],
-            hourly_cost=values["hourly_cost"],
+            headcount=values.get("headcount", COLUMNS_BY_NAME["headcount"].default),
+            hourly_cost=values.get("hourly_cost", COLUMNS_BY_NAME["hourly_cost"].default),
         )
     for name in given:
         earlier = job.given_in.get(name)
@@ -403,6 +403,7 @@ def _parse_row(number: int, cells: dict[str, str], result: ParseResult) -> None:
             )
     if len(result.errors) > errors:
         return
+    label_source = values["label_source"] or ("human" if values["exposure_label"] else "")
     result.tasks.append(
         ParsedTask(
             row=number,

@@ -322,3 +322,8 @@ def test_pending_uploads_survive_between_requests_and_reject_bad_tokens(settings
     assert load_pending(token) == table
     assert load_pending("../../etc/passwd") is None
     assert load_pending("0" * 32) is None
+
+
+def test_a_job_conflict_is_reported_alongside_other_errors_of_the_row():
+    result = parse_rows([row(headcount="10"), row(headcount="12", kind="bad")])
+    assert [(p.row, p.field) for p in result.errors] == [(3, "kind"), (3, "headcount")]
