@@ -1,0 +1,255 @@
+"""A task's feasibility verdict: a pure function of its experiment evidence, the team's thresholds and
+the PM's rubric answer, returned with its reasons (numbers included) and a headline score.
+
+Rules (version `feasibility-1`), with the default thresholds in brackets:
+
+- **untested**: no automatically scored case and no human review.
+- **automation-ready** needs all of:
+  1. at least `min_cases` [30] automatically scored cases, and the 95% Wilson lower bound of their
+     pass rate ≥ `automation_pass_lower` [0.90];
+  2. at least `min_cases` [30] human-reviewed outputs, and the share reviewers *accepted as is*
+     ≥ `automation_acceptance` [0.90]. This is the point estimate, as issue 4 states it ("human
+     acceptance ≥ 0.90 on at least 30 cases"): the interval is already demanded of the pass rate,
+     and a 90% Wilson lower bound would need at least 35 flawless reviews, making the 30-case
+     floor meaningless;
+  3. the augmentation bar below (automating is a stronger claim than assisting);
+  4. the cost and latency limits, when the team set them;
+  5. a rubric answer other than "no".
+- **augmentation-ready** needs the 95% Wilson lower bound of accepted-or-minor-edit reviews
+  ≥ `augmentation_lower` [0.60] (no minimum count of its own: the lower bound already punishes small
+  samples — 6 good reviews out of 6 are the fewest that pass), and the cost and latency limits.
+  Without human reviews a task cannot be augmentation-ready: people must have judged its outputs.
+- **not-yet**: evidence exists but does not meet the augmentation bar.
+
+The rubric question — "could a capable new graduate do this task by following written instructions,
+with no extra context and no memory of earlier work?" — answered **"no"** caps the verdict at
+augmentation-ready: such a task needs context or judgement a model will not have on its own, so a
+person stays in the loop whatever the scores say. "yes" or unanswered (None) does not change it.
+
+Headline feasibility (the prioritisation matrix's x-axis, 0..1): the weakest of the available
+95% lower bounds — the automatic pass rate's and the human accept-or-minor-edit rate's — so it only
+rises when every kind of evidence does. None when untested.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from llmcore.stats import Proportion, proportion
+
+RULES_VERSION = "feasibility-1"
+
+# The values of opportunities.models.Verdict, repeated so this module never needs Django's app
+# registry; tests/opportunities/test_feasibility.py checks that they match.
+AUTOMATION_READY = "automation-ready"
+AUGMENTATION_READY = "augmentation-ready"
+NOT_YET = "not-yet"
+UNTESTED = "untested"
+VERDICTS = (AUTOMATION_READY, AUGMENTATION_READY, NOT_YET, UNTESTED)
+
+RUBRIC_QUESTION = (
+    "Could a capable new graduate do this task by following written instructions, "
+    "with no extra context and no memory of earlier work?"
+)
+
+
+@dataclass(frozen=True)
+class FeasibilityEvidence:
+    """Aggregated over the experiments linked to one task (the caller picks which runs count)."""
+
+    cases_scored: int = 0  # generations with a decided overall pass (unparsed/error ones excluded)
+    cases_passed: int = 0
+    reviews_accepted: int = 0
+    reviews_minor_edit: int = 0
+    reviews_rejected: int = 0
+    cost_per_1k_cases: float | None = None
+    p95_latency_s: float | None = None
+
+    def __post_init__(self):
+        for name in (
+            "cases_scored",
+            "cases_passed",
+            "reviews_accepted",
+            "reviews_minor_edit",
+            "reviews_rejected",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number of 0 or more, got {value!r}")
+        if self.cases_passed > self.cases_scored:
+            raise ValueError(
+                f"cases_passed ({self.cases_passed}) cannot exceed cases_scored ({self.cases_scored})"
+            )
+        for name in ("cost_per_1k_cases", "p95_latency_s"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be 0 or more, got {value!r}")
+
+    @property
+    def reviews(self) -> int:
+        return self.reviews_accepted + self.reviews_minor_edit + self.reviews_rejected
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_cases: int = 30
+    automation_pass_lower: float = 0.90
+    automation_acceptance: float = 0.90
+    augmentation_lower: float = 0.60
+    max_cost_per_1k_cases: float | None = None
+    max_p95_latency_s: float | None = None
+
+    def __post_init__(self):
+        if isinstance(self.min_cases, bool) or not isinstance(self.min_cases, int) or self.min_cases < 1:
+            raise ValueError(f"min_cases must be a whole number of 1 or more, got {self.min_cases!r}")
+        for name in ("automation_pass_lower", "automation_acceptance", "augmentation_lower"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0 <= value <= 1):
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        for name in ("max_cost_per_1k_cases", "max_p95_latency_s"):
+            value = getattr(self, name)
+            if value is not None and not (
+                isinstance(value, int | float) and math.isfinite(value) and value >= 0
+            ):
+                raise ValueError(f"{name} must be 0 or more (or empty for no limit), got {value!r}")
+
+
+@dataclass(frozen=True)
+class VerdictResult:
+    verdict: str
+    reasons: list[str]
+    feasibility: float | None  # headline 0..1 for the matrix; None when untested
+    rules_version: str = RULES_VERSION
+    pass_rate: Proportion | None = None
+    acceptance: Proportion | None = None
+    accept_or_edit: Proportion | None = None
+    checks: dict[str, bool] = field(default_factory=dict)  # named rule → met, for the UI's checklist
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def verdict(
+    evidence: FeasibilityEvidence, thresholds: Thresholds | None = None, rubric_answer: str | None = None
+) -> VerdictResult:
+    thresholds = thresholds or Thresholds()
+    if rubric_answer not in (None, "yes", "no"):
+        raise ValueError(f"rubric_answer must be 'yes', 'no' or None (unanswered), got {rubric_answer!r}")
+    t = thresholds
+    n, reviews = evidence.cases_scored, evidence.reviews
+
+    if n == 0 and reviews == 0:
+        return VerdictResult(
+            verdict=UNTESTED,
+            reasons=["No evidence yet: no scored experiment outputs and no human reviews."],
+            feasibility=None,
+        )
+
+    reasons: list[str] = []
+    checks: dict[str, bool] = {}
+
+    # Automatic pass rate.
+    pass_rate = proportion(evidence.cases_passed, n) if n else None
+    if pass_rate is None:
+        checks["automation_pass"] = False
+        reasons.append("No automatically scored cases: automation needs a measured pass rate.")
+    else:
+        enough = n >= t.min_cases
+        high = pass_rate.low >= t.automation_pass_lower
+        checks["automation_pass"] = enough and high
+        text = f"Automatic pass rate {pass_rate.describe()}."
+        if not enough:
+            text += f" Automation needs at least {t.min_cases} scored cases; {n} so far."
+        else:
+            relation = "meets" if high else "is below"
+            text += f" Its lower bound {_pct(pass_rate.low)} {relation} the automation bar of {_pct(t.automation_pass_lower)}."
+        reasons.append(text)
+
+    # Human reviews.
+    acceptance = proportion(evidence.reviews_accepted, reviews) if reviews else None
+    accept_or_edit = (
+        proportion(evidence.reviews_accepted + evidence.reviews_minor_edit, reviews) if reviews else None
+    )
+    if acceptance is None or accept_or_edit is None:
+        checks["automation_acceptance"] = checks["augmentation"] = False
+        reasons.append(
+            "No human reviews yet: augmentation and automation both need people to judge the outputs "
+            "(accept, minor edit or reject)."
+        )
+    else:
+        enough = reviews >= t.min_cases
+        accepted = acceptance.rate >= t.automation_acceptance  # type: ignore[operator]
+        checks["automation_acceptance"] = enough and accepted
+        text = (
+            f"Human reviewers accepted {evidence.reviews_accepted} of {reviews} outputs as is "
+            f"({_pct(acceptance.rate)}), {evidence.reviews_minor_edit} with minor edits, "  # type: ignore[arg-type]
+            f"rejected {evidence.reviews_rejected}."
+        )
+        if not enough:
+            text += f" Automation needs at least {t.min_cases} reviewed outputs; {reviews} so far."
+        else:
+            relation = "meets" if accepted else "is below"
+            text += f" Acceptance {relation} the automation bar of {_pct(t.automation_acceptance)}."
+        reasons.append(text)
+        augment_ok = accept_or_edit.low >= t.augmentation_lower
+        checks["augmentation"] = augment_ok
+        relation = "meets" if augment_ok else "is below"
+        reasons.append(
+            f"Accepted or minor edit {accept_or_edit.describe()}; its lower bound {_pct(accept_or_edit.low)} "
+            f"{relation} the augmentation bar of {_pct(t.augmentation_lower)}."
+        )
+
+    # Cost and latency limits (checked only when the team set them).
+    limits_ok = True
+    for key, limit, value, label, unit in (
+        ("cost", t.max_cost_per_1k_cases, evidence.cost_per_1k_cases, "Cost per 1,000 cases", ""),
+        ("latency", t.max_p95_latency_s, evidence.p95_latency_s, "p95 latency", " s"),
+    ):
+        if limit is None:
+            continue
+        if value is None:
+            reasons.append(f"{label} is unknown, so the limit of {limit:g}{unit} was not checked.")
+            continue
+        ok = value <= limit
+        checks[key] = ok
+        limits_ok = limits_ok and ok
+        reasons.append(
+            f"{label} {value:,.4g}{unit} is {'within' if ok else 'over'} the limit of {limit:g}{unit}."
+        )
+
+    # Rubric.
+    capped = rubric_answer == "no"
+    checks["rubric"] = not capped
+    if capped:
+        reasons.append(
+            "The PM answered no to the rubric question (a capable new graduate could not do it from written "
+            "instructions alone), so the verdict is capped at augmentation-ready: a person stays in the loop."
+        )
+    elif rubric_answer == "yes":
+        reasons.append("The PM answered yes to the rubric question, so it does not limit the verdict.")
+    else:
+        reasons.append(
+            "The rubric question is unanswered; it would cap the verdict at augmentation-ready if answered no."
+        )
+
+    augmentation = checks["augmentation"] and limits_ok
+    automation = augmentation and checks["automation_pass"] and checks["automation_acceptance"] and not capped
+    if automation:
+        result = AUTOMATION_READY
+    elif augmentation:
+        result = AUGMENTATION_READY
+    else:
+        result = NOT_YET
+
+    lower_bounds = [p.low for p in (pass_rate, accept_or_edit) if p is not None]
+    return VerdictResult(
+        verdict=result,
+        reasons=reasons,
+        feasibility=min(lower_bounds),
+        pass_rate=pass_rate,
+        acceptance=acceptance,
+        accept_or_edit=accept_or_edit,
+        checks=checks,
+    )
