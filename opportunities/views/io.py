@@ -172,7 +172,8 @@ def portfolio_export(request: HttpRequest, team_slug: str, fmt: str) -> HttpResp
             team, exporting.export_jobs(team, filters), tasks, generated_at=now, filters=filters
         )
         response = HttpResponse(
-            json.dumps(document, cls=DjangoJSONEncoder, indent=2), content_type=exporting.CONTENT_TYPES[fmt]
+            json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":")),
+            content_type=exporting.CONTENT_TYPES[fmt],
         )
     filename = exporting.export_filename(team, fmt, now)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
