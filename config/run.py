@@ -1,0 +1,263 @@
+"""`make run`: the whole app on this machine with demo data.
+
+Starts the embedded Redis (when REDIS_URL is unset), migrates, seeds the demo team, then runs the web
+server on 127.0.0.1:$PORT and a Celery worker as child processes with this environment. Ctrl-C (or
+SIGTERM) stops everything it started. Running it again reuses the database, the demo data and a Redis
+server that is still answering on the socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+WEB_READY_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class LaunchError(Exception):
+    pass
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def is_accepting(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def _die_with_launcher() -> None:
+    """Runs in each child before exec: if the launcher is killed outright, the child gets SIGTERM."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class Child:
+    def __init__(self, name: str, command: list[str], env: dict[str, str]):
+        self.name = name
+        self.command = command
+        self.process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            # Own process group: Ctrl-C reaches only the launcher, which stops children in order.
+            start_new_session=True,
+            preexec_fn=_die_with_launcher,
+        )
+
+    def exited(self) -> int | None:
+        return self.process.poll()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # Celery: warm shutdown; runserver and gunicorn: exit
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                print(f"{self.name} did not stop within {timeout:.0f} s: killing it.", flush=True)
+        self.kill()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # also the worker's pool processes
+        self.process.wait()
+
+
+class Launcher:
+    def __init__(self, port: int):
+        self.port = port
+        self.children: list[Child] = []
+        self.redis = None
+        self.stopping = False
+
+    def run(self) -> int:
+        if not port_is_free(HOST, self.port):
+            print(
+                f"Port {self.port} on {HOST} is already in use (is Assay already running?). "
+                f"Stop that process, or pick another port: PORT={self.port + 1} make run",
+                file=sys.stderr,
+            )
+            return 1
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        django.setup()
+        from django.conf import settings
+
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            self._start_broker(settings)
+            self._prepare_database(settings)
+            if not self.stopping:
+                self._start_children(settings)
+            if not self.stopping:
+                self._wait_for_web()
+            if not self.stopping:
+                self._print_banner(settings)
+                return self._supervise()
+            return 0
+        except LaunchError as error:
+            print(f"\n{error}", file=sys.stderr, flush=True)
+            return 1
+        finally:
+            self._stop_all()
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.stopping:  # a second Ctrl-C: stop waiting for a graceful shutdown
+            for child in self.children:
+                child.kill()
+            return
+        self.stopping = True
+        print("\nStopping Assay…", flush=True)
+
+    def _start_broker(self, settings) -> None:
+        from config.embedded_redis import EmbeddedRedis, EmbeddedRedisError, broker_url
+
+        socket_path = Path(settings.EMBEDDED_REDIS_SOCKET)
+        if broker_url(socket_path) != settings.CELERY_BROKER_URL:
+            print(f"Broker: {_redacted(settings.CELERY_BROKER_URL)}", flush=True)
+            return
+        self.redis = EmbeddedRedis(socket_path, data_dir=settings.DATA_DIR, persist=True)
+        try:
+            started = self.redis.start(preexec_fn=_die_with_launcher)
+        except EmbeddedRedisError as error:
+            raise LaunchError(str(error)) from error
+        state = "started" if started else "already running, reused"
+        print(f"Broker: embedded Redis on {socket_path} ({state})", flush=True)
+
+    def _prepare_database(self, settings) -> None:
+        from django.core.management import call_command
+        from django.db import connection, connections
+        from django.db.migrations.executor import MigrationExecutor
+
+        database = settings.DATABASES["default"]
+        where = (
+            database["NAME"] if "sqlite" in database["ENGINE"] else f"PostgreSQL database {database['NAME']}"
+        )
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if plan:
+            print(f"Database: {where}: applying {len(plan)} migrations…", flush=True)
+            call_command("migrate", interactive=False, verbosity=0)
+        else:
+            print(f"Database: {where} (up to date)", flush=True)
+        out = io.StringIO()
+        call_command("seed_demo", stdout=out)
+        for line in out.getvalue().splitlines():
+            print(f"  {line}", flush=True)
+        if not settings.DEBUG:
+            call_command("collectstatic", interactive=False, verbosity=0)
+            print(f"Static files collected in {settings.STATIC_ROOT}", flush=True)
+        connections.close_all()
+
+    def _start_children(self, settings) -> None:
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        address = f"{HOST}:{self.port}"
+        if settings.DEBUG:
+            web = [sys.executable, "manage.py", "runserver", "--noreload", address]
+        else:
+            web = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", address, "--workers", "2"]
+            web += ["--access-logfile", "-"]
+        queues = os.environ.get("ASSAY_WORKER_QUEUES", "default,cpu")
+        concurrency = os.environ.get("ASSAY_WORKER_CONCURRENCY", "1")
+        worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
+        worker += ["--concurrency", concurrency, "-l", "info", "-n", f"assay-{os.getpid()}@%h"]
+        self.children.append(Child("The web server", web, env))
+        self.children.append(Child("The Celery worker", worker, env))
+
+    def _wait_for_web(self) -> None:
+        deadline = time.monotonic() + WEB_READY_TIMEOUT_SECONDS
+        while not self.stopping and time.monotonic() < deadline:
+            self._check_children()
+            if is_accepting(HOST, self.port):
+                return
+            time.sleep(0.2)
+        if not self.stopping:
+            raise LaunchError(f"The web server did not answer on {HOST}:{self.port} within 60 s.")
+
+    def _check_children(self) -> None:
+        for child in self.children:
+            code = child.exited()
+            if code is not None:
+                raise LaunchError(f"{child.name} stopped unexpectedly (exit code {code}): stopping Assay.")
+
+    def _print_banner(self, settings) -> None:
+        from opportunities.demo import DEMO_PASSWORD, DEMO_TEAM_SLUG
+
+        url = f"http://{HOST}:{self.port}/"
+        lines = [
+            f"Assay is running at {url}",
+            f"Demo login: user demo, password {DEMO_PASSWORD}   (team: {url}t/{DEMO_TEAM_SLUG}/)",
+            "Also demo-editor, demo-viewer and demo-auditor, same password.",
+            f"Data: {settings.DATA_DIR}",
+            "Press Ctrl-C to stop.",
+        ]
+        width = max(len(line) for line in lines) + 4
+        print("\n" + "=" * width, flush=True)
+        for line in lines:
+            print(f"  {line}", flush=True)
+        print("=" * width + "\n", flush=True)
+
+    def _supervise(self) -> int:
+        while not self.stopping:
+            try:
+                self._check_children()
+            except LaunchError as error:
+                print(f"\n{error}", file=sys.stderr, flush=True)
+                return 1
+            time.sleep(0.5)
+        return 0
+
+    def _stop_all(self) -> None:
+        for child in self.children:
+            child.stop()
+        self.children = []
+        if self.redis is not None and self.redis.owned:
+            self.redis.stop()
+        print("Assay stopped.", flush=True)
+
+
+def _redacted(url: str) -> str:
+    """The broker URL without its password, for printing."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def main() -> int:
+    os.chdir(BASE_DIR)
+    sys.path.insert(0, str(BASE_DIR))
+    port = int(os.environ.get("PORT") or DEFAULT_PORT)
+    return Launcher(port).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
