@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -447,3 +448,79 @@ def test_editor_deletes_a_use_case_and_its_history_but_not_its_tasks(as_user, te
 def test_delete_is_post_only(owner_client, team, use_case):
     assert owner_client.get(url("usecase_delete", team, use_case)).status_code == 405
     assert UseCase.objects.filter(pk=use_case.pk).exists()
+
+
+# --- In a browser: the htmx swaps ------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser_page(live_server, client, owner, monkeypatch):
+    """A Chromium page signed in as the owner (skipped where Chromium or Playwright is missing)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are safe here.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    client.force_login(owner)
+    session = client.cookies["sessionid"].value
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=live_server.url)
+        context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+        page = context.new_page()
+        yield page
+        browser.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_in_a_browser_a_stage_move_updates_the_stepper_in_place(browser_page, team, job, owner):
+    use_case = create_use_case(team, owner, [make_task(job, "Draft replies")], name="Inbox copilot")
+    page = browser_page
+    page.goto(url("usecase_detail", team, use_case))
+    page.evaluate("document.body.dataset.marker = 'same page'")
+    page.fill("#stage-note", "Scope approved")
+    page.click("text=Move to Build")
+    page.wait_for_selector("text=Moved to Build.")
+    assert page.evaluate("document.body.dataset.marker") == "same page"  # swapped, not reloaded
+    assert "moved it from Scope to Build" in page.inner_text("#usecase-stage")
+    page.click("text=Move to Internal evaluation")
+    page.wait_for_selector("text=Moved to Internal evaluation.")
+    assert [c.to_stage for c in use_case.stage_changes.all()] == ["internal-evaluation", "build", "scope"]
+
+
+RESULTS_LACK = "text => !document.querySelector('.picker-results').innerText.includes(text)"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_in_a_browser_the_task_search_keeps_ticked_tasks(browser_page, team, job):
+    make_task(job, "Draft replies")
+    make_task(job, "Summarise calls")
+    page = browser_page
+    page.goto(url("usecase_list", team) + "?new=1")
+    page.fill("#id_name", "Call helper")
+    page.fill("#task-q", "summar")
+    page.wait_for_function(RESULTS_LACK, arg="Draft replies")
+    assert "Summarise calls" in page.inner_text(".picker-results")
+    page.check(".picker-results input[name=tasks]")
+    page.fill("#task-q", "draft")
+    page.wait_for_function(RESULTS_LACK, arg="Summarise calls")  # ticked: moved up into the chosen list
+    assert "Summarise calls" in page.inner_text(".picker-chosen")
+    assert "Draft replies" in page.inner_text(".picker-results")
+    page.click("text=Create use case")
+    page.wait_for_selector("h1:has-text('Call helper')")
+    assert [t.statement for t in UseCase.objects.get(name="Call helper").tasks.all()] == ["Summarise calls"]
