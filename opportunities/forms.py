@@ -20,6 +20,15 @@ def _range_messages(low: int | str, high: int | str, what: str = "a number") -> 
     return {"invalid": message, "min_value": message, "max_value": message, "required": message}
 
 
+class NumberField(forms.DecimalField):
+    """A decimal shown without trailing zeros: 8, not 8.00."""
+
+    def prepare_value(self, value):
+        if isinstance(value, Decimal):
+            return f"{value.normalize():f}"
+        return value
+
+
 class PercentField(forms.DecimalField):
     """A fraction 0..1 shown and typed as a percentage 0..100."""
 
@@ -87,7 +96,7 @@ class JobForm(forms.ModelForm):
 
 
 class TaskForm(forms.ModelForm):
-    hours_per_week = forms.DecimalField(
+    hours_per_week = NumberField(
         label="Hours per week per person",
         min_value=Decimal(0),
         max_value=Decimal(80),
@@ -107,7 +116,7 @@ class TaskForm(forms.ModelForm):
         initial=Decimal("0.3"),
         help_text="Percentage of the task's time the model would save (0–100).",
     )
-    revenue_upside = forms.DecimalField(
+    revenue_upside = NumberField(
         label="Revenue upside per year",
         required=False,
         min_value=Decimal(0),

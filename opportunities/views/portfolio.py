@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import trigger_client_event
+from django_htmx.http import push_url, trigger_client_event
 
 from accounts.access import TeamAccess
 from accounts.models import Team
@@ -157,7 +157,13 @@ def portfolio(request: HttpRequest, team_slug: str) -> HttpResponse:
         filtered=bool(active),
     )
     template = "opportunities/portfolio.html"
-    response = render(request, f"{template}#table" if _wants_fragment(request) else template, context)
+    if not _wants_fragment(request):
+        response = render(request, template, context)
+    else:
+        response = render(request, f"{template}#table", context)
+        # The address bar shows the tidy query (no empty filters) for sharing and reloading.
+        page_part = f"&page={page.number}" if page.number > 1 else ""
+        push_url(response, f"{request.path}?{context['query']}{page_part}")
     patch_vary_headers(response, ["HX-Request"])
     return response
 

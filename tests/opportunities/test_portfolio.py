@@ -125,6 +125,7 @@ def test_htmx_request_gets_only_the_table_fragment(viewer_client, team, portfoli
     assert "Read call notes" in body and "Answer billing emails" not in body
     assert "<html" not in body and 'id="portfolio-filters"' not in body
     assert "HX-Request" in response["Vary"]
+    assert response["HX-Push-Url"] == f"{url(team)}?kind=read&sort=-value"
 
 
 def test_htmx_history_restore_gets_the_whole_page(viewer_client, team, portfolio):
