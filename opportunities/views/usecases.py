@@ -8,8 +8,20 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
-from django.db.models.deletion import ProtectedError
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    IntegerField,
+    OuterRef,
+    ProtectedError,
+    Q,
+    RestrictedError,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -320,7 +332,7 @@ def usecase_delete(request: HttpRequest, team_slug: str, code: uuid.UUID) -> Htt
     access, use_case = get_usecase_for_user(request, team_slug, code, write=True)
     try:
         use_case.delete()
-    except ProtectedError:
+    except (ProtectedError, RestrictedError):
         messages.error(
             request,
             f"“{use_case.name}” cannot be deleted while audits or other records refer to it.",
