@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Role, Team
 from llmcore.engine.types import BackendKind, ModelSpec
 
-from .usage import format_parameters
+from .usage import cost_lines, format_parameters
 
 
 class Backend(models.TextChoices):
@@ -266,6 +266,10 @@ class ModelConfig(models.Model):
     @property
     def parameter_label(self) -> str:
         return format_parameters(self.parameter_count)
+
+    @property
+    def cost_lines(self) -> list[str]:
+        return cost_lines(self.cost_per_1k_input, self.cost_per_1k_output, self.cost_per_hour)
 
     @property
     def picker_label(self) -> str:

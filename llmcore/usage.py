@@ -172,8 +172,8 @@ class BarChart:
 
     @property
     def ticks(self) -> list[Bar]:
-        """First day of each week, for x-axis labels."""
-        return [bar for bar in self.bars if bar.day.weekday() == 0 or bar is self.bars[0]]
+        """Every seventh day from the first, for x-axis labels that never overlap."""
+        return self.bars[::7]
 
 
 def daily_totals(rows: list[dict], days: list[date], field: str = "tokens") -> list[tuple[date, float]]:
@@ -218,3 +218,19 @@ def format_parameters(count: int | None) -> str:
         if count >= size:
             return f"{count / size:.3g}{suffix}"
     return str(count)
+
+
+def format_rate(value: Decimal) -> str:
+    """A price with at least two decimals and no trailing zeros beyond: 0.15 -> '$0.15', 0.00015 -> '$0.00015'."""
+    whole, _, fraction = f"{Decimal(value):.6f}".rstrip("0").partition(".")
+    return f"${int(whole):,}.{fraction.ljust(2, '0')}"
+
+
+def cost_lines(per_1k_input: Decimal, per_1k_output: Decimal, per_hour: Decimal) -> list[str]:
+    """How a model is priced, in words: per token for hosted models, per hour for local ones."""
+    lines = []
+    if per_1k_input or per_1k_output:
+        lines.append(f"{format_rate(per_1k_input)} / {format_rate(per_1k_output)} per 1k tokens in/out")
+    if per_hour:
+        lines.append(f"{format_rate(per_hour)} per hardware-hour")
+    return lines or ["free"]
