@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from opportunities.models import Job, Task
-from tests.factories import make_job, make_task
+from tests.factories import make_job, make_task, make_usecase
 
 JOB = {"title": "Claims handler", "description": "Handles claims", "headcount": "12", "hourly_cost": "45.50"}
 
@@ -215,3 +215,13 @@ def test_viewer_cannot_delete_a_job(viewer_client, job):
 def test_stranger_gets_404_on_job_delete(stranger_client, job):
     assert stranger_client.post(job_url("job_delete", job)).status_code == 404
     assert Job.objects.filter(pk=job.pk).exists()
+
+
+@pytest.mark.parametrize("model", ["job", "task", "usecase"])
+def test_admin_lists_and_opens_portfolio_objects(admin_client, team, job, model):
+    task = job.tasks.first()
+    use_case = make_usecase(team, "Drafting")
+    use_case.tasks.add(task)
+    obj = {"job": job, "task": task, "usecase": use_case}[model]
+    assert admin_client.get(reverse(f"admin:opportunities_{model}_changelist")).status_code == 200
+    assert admin_client.get(reverse(f"admin:opportunities_{model}_change", args=[obj.pk])).status_code == 200
