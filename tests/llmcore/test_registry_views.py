@@ -396,3 +396,14 @@ def test_the_usage_log_cannot_be_edited_in_the_admin(admin_client_, team, ours):
     assert admin_client_.get(f"/admin/llmcore/inferencecall/{call.pk}/delete/").status_code == 403
     call.refresh_from_db()
     assert call.tokens_in == 5
+
+
+def test_the_detail_page_takes_a_fixed_number_of_queries(
+    viewer_client, team, viewer, ours, django_assert_max_num_queries
+):
+    for _ in range(3):
+        calls_this_month(team, ours, count=30)
+    InferenceCall.objects.filter(team=team).update(user=viewer)
+    with django_assert_max_num_queries(8):
+        response = viewer_client.get(url("model_detail", team, ours.code))
+    assert response.content.decode().count("victor") >= 20
