@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -328,3 +329,67 @@ def test_unchanged_percentages_are_not_reported_as_changed(task):
     form = TaskForm({**NEW_TASK, "people_share": "100", "time_saved": "30"}, instance=task)
     assert form.is_valid()
     assert "people_share" not in form.changed_data and "time_saved" not in form.changed_data
+
+
+# --- In a browser: the inline row editor ----------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def editor_page(live_server, client, editor, monkeypatch):
+    """A Chromium page signed in as an editor (skipped where Chromium or Playwright is missing)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are safe here.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    client.force_login(editor)
+    session = client.cookies["sessionid"].value
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=live_server.url)
+        context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        yield page
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_in_a_browser_a_row_is_edited_in_place_and_the_total_follows(editor_page, job, task):
+    make_task(job, "Read call notes", hours_per_week=Decimal("2"))
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page = editor_page
+    page.goto(reverse("job_detail", args=[job.team.slug, job.code]))
+    page.evaluate("document.body.dataset.marker = 'same page'")
+    assert page.inner_text("[data-testid=job-total]") == "$43,780"
+
+    row = page.locator(f"#task-{task.code}")
+    row.locator("a:has-text('Edit')").click()
+    editing = page.locator("tr.editing")
+    editing.locator("input[name=hours_per_week]").fill("90")
+    editing.locator("button:has-text('Save')").click()
+    page.wait_for_selector("tr.editing >> text=Must be a number between 0 and 80.")
+    editing.locator("input[name=hours_per_week]").fill("10")
+    editing.locator("button:has-text('Save')").click()
+    page.wait_for_selector("tr.editing", state="detached")
+    # 10 × 10 h × 52 × $40 × 30 % + $100 = $62,500; the other task $12,480
+    expect(page.locator("[data-testid=job-total]")).to_have_text("$74,980")
+
+    page.locator(f"#task-{task.code} a:has-text('Delete')").click()
+    page.wait_for_selector(f"#task-{task.code}", state="detached")
+    expect(page.locator("[data-testid=job-total]")).to_have_text("$12,480")
+    assert page.evaluate("document.body.dataset.marker") == "same page"  # swapped, never reloaded
+    assert list(Task.objects.values_list("statement", flat=True)) == ["Read call notes"]
