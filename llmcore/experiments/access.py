@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from accounts.access import PORTFOLIO, READ, TeamAccess, get_object_for_team, get_team_for_user
 
-from .models import Dataset, PromptTemplate, TestCase
+from .models import Dataset, Experiment, PromptTemplate, Run, TestCase
 
 
 def _need(write: bool) -> str:
@@ -45,4 +45,27 @@ def get_case_for_user(
         _need(write),
         code=code,
         team_field="dataset__team",
+    )
+
+
+def get_experiment_for_user(
+    request: HttpRequest, slug: str, code, write: bool = False
+) -> tuple[TeamAccess, Experiment]:
+    return get_object_for_team(
+        request,
+        slug,
+        Experiment.objects.select_related("dataset", "snapshot", "created_by"),
+        _need(write),
+        code=code,
+    )
+
+
+def get_run_for_user(request: HttpRequest, slug: str, code, write: bool = False) -> tuple[TeamAccess, Run]:
+    return get_object_for_team(
+        request,
+        slug,
+        Run.objects.select_related("experiment", "prompt_version__template"),
+        _need(write),
+        code=code,
+        team_field="experiment__team",
     )

@@ -186,3 +186,174 @@ def _case_field(name: str, variables: list[str], new_name: str) -> str | None:
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="CSV or JSONL, UTF-8, at most 10 MB.")
+
+
+# Experiments --------------------------------------------------------------------------------------
+
+PARAM_FIELDS = (
+    ("temperature", "0 = greedy (deterministic)"),
+    ("max_new_tokens", "1–4096"),
+    ("top_p", "0–1"),
+    ("top_k", "0 = off"),
+    ("repetition_penalty", "1 = off"),
+    ("frequency_penalty", "−2 to 2"),
+    ("presence_penalty", "−2 to 2"),
+    ("seed", "sampled runs: reproducible"),
+    ("timeout_s", "seconds per request"),
+)
+
+
+class ParamSetForm(forms.Form):
+    """One parameter set; InferenceParams.from_dict validates it and its errors land on each field."""
+
+    label = forms.CharField(max_length=60, required=False)
+    stop = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="Stop sequences, one per line."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, help_text in PARAM_FIELDS:
+            self.fields[name] = forms.CharField(
+                required=False, help_text=help_text, widget=forms.TextInput(attrs={"size": 6})
+            )
+        self.order_fields(["label", *[name for name, _ in PARAM_FIELDS], "stop"])
+
+    def param_fields(self):
+        return [self[name] for name, _ in PARAM_FIELDS]
+
+    def clean(self):
+        from llmcore.engine.params import InferenceParams, InvalidParameters
+
+        data = super().clean()
+        values = {name: (data.get(name) or "").strip() for name, _ in PARAM_FIELDS}
+        values["stop"] = data.get("stop") or ""
+        self.is_empty = not (data.get("label") or "").strip() and not any(values.values())
+        if self.is_empty:
+            return data
+        if not (data.get("label") or "").strip():
+            self.add_error("label", "Name this parameter set, e.g. greedy or creative.")
+        try:
+            self.params = InferenceParams.from_dict({k: v for k, v in values.items() if v})
+        except InvalidParameters as exc:
+            for name, message in exc.errors.items():
+                self.add_error(name if name in self.fields else None, message)
+        return data
+
+    @staticmethod
+    def initial_for(param_set: dict) -> dict:
+        params = param_set["params"]
+        initial = {"label": param_set["label"], "stop": "\n".join(params.get("stop") or [])}
+        initial.update({name: "" if params.get(name) is None else params[name] for name, _ in PARAM_FIELDS})
+        return initial
+
+
+ParamSetFormSet = forms.formset_factory(ParamSetForm, extra=0, min_num=3, max_num=6)
+
+
+class ScorerForm(forms.Form):
+    name = forms.ChoiceField(required=False, label="Scorer")
+    params = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Parameters (JSON)",
+        help_text='e.g. {"labels": ["billing", "bug", "account"]}',
+    )
+    threshold = forms.CharField(
+        required=False, help_text="0–1; empty: the scorer's default; none: informs but does not decide pass"
+    )
+    weight = forms.CharField(required=False, initial="1")
+
+    def __init__(self, *args, **kwargs):
+        from llmcore.scoring import catalog
+
+        super().__init__(*args, **kwargs)
+        self.fields["name"].choices = [("", "—")] + [(item["name"], item["label"]) for item in catalog()]
+
+    def clean(self):
+        from llmcore.scoring import InvalidScorerConfig, build_scorer
+
+        data = super().clean()
+        self.is_empty = not data.get("name")
+        if self.is_empty:
+            return data
+        raw = (data.get("params") or "").strip()
+        try:
+            params = json.loads(raw) if raw else {}
+        except json.JSONDecodeError as exc:
+            self.add_error("params", f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).")
+            return data
+        if not isinstance(params, dict):
+            self.add_error("params", 'Write an object, e.g. {"strings": ["refund"]}.')
+            return data
+        kwargs = {"weight": (data.get("weight") or "1").strip()}
+        threshold = (data.get("threshold") or "").strip()
+        if threshold.lower() == "none":
+            kwargs["threshold"] = None
+        elif threshold:
+            kwargs["threshold"] = threshold
+        try:
+            self.config = build_scorer(data["name"], params, **kwargs).config()
+        except InvalidScorerConfig as exc:
+            for name, message in exc.errors.items():
+                field = name if name in {"threshold", "weight"} else "params"
+                self.add_error(field, f"{name}: {message}" if field == "params" else message)
+        return data
+
+    @staticmethod
+    def initial_for(config: dict) -> dict:
+        threshold = config.get("threshold")
+        return {
+            "name": config["name"],
+            "params": json.dumps(config.get("params") or {}, ensure_ascii=False),
+            "threshold": "none" if threshold is None else threshold,
+            "weight": config.get("weight", 1),
+        }
+
+
+ScorerFormSet = forms.formset_factory(ScorerForm, extra=0, min_num=3, max_num=6)
+
+
+class VersionChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        note = f" — {obj.change_note}" if obj.change_note else ""
+        return f"{obj.template.name} v{obj.number} ({obj.get_technique_display().lower()}){note}"
+
+
+class ModelChoiceMultiple(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.picker_label
+
+
+class ExperimentForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.none())
+    prompt_versions = VersionChoiceField(
+        queryset=PromptVersion.objects.none(), widget=forms.CheckboxSelectMultiple, label="Prompt versions"
+    )
+    model_configs = ModelChoiceMultiple(queryset=None, widget=forms.CheckboxSelectMultiple, label="Models")
+    repeats = forms.IntegerField(
+        min_value=1, max_value=10, initial=1, help_text="Outputs per case (1–10), to measure consistency."
+    )
+    reuse_cached = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Reuse earlier identical outputs",
+        help_text="Copy outputs of the same prompt version, model, parameters, case version and repeat "
+        "instead of generating them again.",
+    )
+
+    def __init__(self, *args, team=None, role: str = "", **kwargs):
+        from llmcore.models import Modality, ModelConfig
+
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].queryset = Dataset.objects.filter(team=team).order_by("name")
+        self.fields["prompt_versions"].queryset = (
+            PromptVersion.objects.filter(template__team=team)
+            .select_related("template")
+            .order_by("template__name", "template_id", "-number")
+        )
+        self.fields["model_configs"].queryset = (
+            ModelConfig.objects.available_models(team, role).filter(modality=Modality.TEXT).order_by("name")
+        )

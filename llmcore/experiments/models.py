@@ -187,3 +187,210 @@ class SnapshotEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["snapshot", "case_version"], name="snapshotentry_unique"),
         ]
+
+
+# Experiments ---------------------------------------------------------------------------------------
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED = (Status.DONE, Status.FAILED, Status.CANCELLED)
+ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+
+class Experiment(models.Model):
+    """The grid prompt versions × models × parameter sets × test cases × repeats."""
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="experiments")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    dataset = models.ForeignKey(Dataset, models.PROTECT, related_name="experiments")
+    # Taken when the experiment starts: the exact case versions every run uses.
+    snapshot = models.ForeignKey(
+        DatasetSnapshot, models.PROTECT, null=True, blank=True, related_name="experiments"
+    )
+    prompt_versions = models.ManyToManyField(PromptVersion, related_name="experiments")
+    model_configs = models.ManyToManyField("llmcore.ModelConfig", related_name="+")
+    # [{"label": "greedy", "params": {...InferenceParams.to_dict()}}]
+    param_sets = models.JSONField(default=list)
+    # [Scorer.config(), ...] from llmcore.scoring
+    scorers = models.JSONField(default=list, blank=True)
+    repeats = models.PositiveSmallIntegerField(default=1)
+    # Copy an identical earlier generation (same prompt version, model, parameters, case version and
+    # repeat) instead of generating it again.
+    reuse_cached = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
+    # Inference calls are logged (and budgeted) against whoever started the experiment.
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            # The team's experiment list, newest first.
+            models.Index(fields=["team", "-created"], name="experiment_team_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(repeats__gte=1, repeats__lte=10), name="experiment_repeats_1_10"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class Run(models.Model):
+    """One cell of the grid: a prompt version × a model × a parameter set over the dataset snapshot."""
+
+    experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="runs")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    prompt_version = models.ForeignKey(PromptVersion, models.PROTECT, related_name="runs")
+    # The model may be deleted from the registry later; the run keeps its name and identity.
+    model = models.ForeignKey("llmcore.ModelConfig", models.SET_NULL, null=True, related_name="+")
+    model_name = models.CharField(max_length=120)
+    # sha256 of the model's backend, source, revision, dtype, device and 8-bit flag at start.
+    model_identity = models.CharField(max_length=64)
+    params = models.JSONField(default=dict)
+    params_label = models.CharField(max_length=60, blank=True)
+    params_hash = models.CharField(max_length=64)
+    queue = models.CharField(max_length=20, default="cpu")
+    total = models.PositiveIntegerField(default=0, help_text="Cases × repeats.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    message = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["experiment_id", "id"]
+        constraints = [
+            # One run per cell of the grid.
+            models.UniqueConstraint(
+                fields=["experiment", "prompt_version", "model", "params_hash"], name="run_unique_cell"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_version_id} × {self.model_name} × {self.params_label}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class RunBatch(models.Model):
+    """A slice of a run's (case version, repeat) items generated by one worker task in one engine call."""
+
+    run = models.ForeignKey(Run, models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+    items = models.JSONField(default=list)  # [[case_version_id, repeat], ...]
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    claimed = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="runbatch_unique_number"),
+        ]
+        indexes = [
+            # Finalising a run: are any of its batches still queued or running?
+            models.Index(fields=["run", "status"], name="runbatch_run_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.number} of run {self.run_id}"
+
+
+class Generation(models.Model):
+    """One output of one case version and repeat in a run; an error is kept apart from the score."""
+
+    run = models.ForeignKey(Run, models.CASCADE, related_name="generations")
+    case_version = models.ForeignKey(TestCaseVersion, models.PROTECT, related_name="generations")
+    repeat = models.PositiveSmallIntegerField(default=0)
+    text = models.TextField(blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    latency_s = models.FloatField(default=0.0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    finish_reason = models.CharField(max_length=10, blank=True)
+    error = models.TextField(blank=True)
+    # sha256 of (prompt version hash, model identity, parameters, case version, repeat): equal keys
+    # mean an identical request, so an earlier output can be copied instead of generated again.
+    cache_key = models.CharField(max_length=64)
+    reused_from = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, related_name="+")
+    weighted_score = models.FloatField(null=True, blank=True)
+    passed = models.BooleanField(null=True, blank=True)
+    scored = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run_id", "case_version_id", "repeat"]
+        constraints = [
+            # Idempotent writes: a batch generated twice (worker killed, message redelivered) cannot
+            # store a second output for the same case and repeat.
+            models.UniqueConstraint(fields=["run", "case_version", "repeat"], name="generation_unique_item"),
+        ]
+        indexes = [
+            # Cache lookups: WHERE cache_key IN (...) AND error = ''.
+            models.Index(fields=["cache_key"], name="generation_cache_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} case {self.case_version_id} repeat {self.repeat}"
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class Score(models.Model):
+    """One scorer's verdict on one generation, with the scorer's version so old scores stay readable."""
+
+    generation = models.ForeignKey(Generation, models.CASCADE, related_name="scores")
+    position = models.PositiveSmallIntegerField(help_text="Index of the scorer in the experiment's list.")
+    scorer = models.CharField(max_length=60)
+    scorer_version = models.CharField(max_length=20)
+    value = models.FloatField(null=True, blank=True)
+    passed = models.BooleanField(null=True, blank=True)
+    status = models.CharField(max_length=10, default="scored")  # scored | unparsed | error
+    rationale = models.TextField(blank=True)
+    weight = models.FloatField(default=1.0)
+    threshold = models.FloatField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["generation_id", "position"]
+        constraints = [
+            # Scoring the same batch twice (retries) keeps one score per scorer.
+            models.UniqueConstraint(fields=["generation", "position"], name="score_unique_scorer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scorer} on {self.generation_id}: {self.value}"

@@ -2,11 +2,20 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import datasets, prompts
+from .views import datasets, experiments, prompts
 
 app_name = "experiments"
 
 urlpatterns = [
+    path("experiments/", experiments.experiment_list, name="experiment_list"),
+    path("experiments/new/", experiments.experiment_create, name="experiment_create"),
+    path("experiments/<uuid:code>/", experiments.experiment_detail, name="experiment_detail"),
+    path("experiments/<uuid:code>/edit/", experiments.experiment_edit, name="experiment_edit"),
+    path("experiments/<uuid:code>/start/", experiments.experiment_start, name="experiment_start"),
+    path("experiments/<uuid:code>/cancel/", experiments.experiment_cancel, name="experiment_cancel"),
+    path("experiments/<uuid:code>/copy/", experiments.experiment_copy, name="experiment_copy"),
+    path("experiments/<uuid:code>/delete/", experiments.experiment_delete, name="experiment_delete"),
+    path("runs/<uuid:code>/", experiments.run_detail, name="run_detail"),
     path("prompts/", prompts.prompt_list, name="prompt_list"),
     path("prompts/new/", prompts.prompt_create, name="prompt_create"),
     path("prompts/<uuid:code>/", prompts.prompt_detail, name="prompt_detail"),

@@ -36,3 +36,58 @@ def make_prompt(
     return services.create_prompt_template(
         team, author, name, PromptContent(instruction=instruction, **content), dataset=dataset
     )
+
+
+def make_model(team, name: str = "Tiny test model", **fields):
+    from llmcore.models import ModelConfig
+
+    defaults = {"backend": "transformers", "source": "/models/tiny", "device": "cpu", "parameter_count": 1000}
+    defaults.update(fields)
+    return ModelConfig.objects.create(team=team, name=name, **defaults)
+
+
+def make_experiment(
+    team,
+    author,
+    dataset=None,
+    prompts=None,
+    models=None,
+    param_sets=None,
+    repeats: int = 1,
+    scorers=None,
+    name: str = "Ticket topics",
+    reuse_cached: bool = True,
+):
+    from llmcore.engine.params import InferenceParams
+
+    dataset = dataset or make_dataset(team, author=author)
+    prompts = prompts or [make_prompt(team, dataset=dataset, author=author).versions.get()]
+    models = models or [make_model(team)]
+    param_sets = param_sets or [services.ParamSet("greedy", InferenceParams(max_new_tokens=8))]
+    spec = services.GridSpec(
+        name=name,
+        dataset=dataset,
+        prompt_versions=prompts,
+        model_configs=models,
+        param_sets=param_sets,
+        repeats=repeats,
+        scorers=scorers or [],
+        reuse_cached=reuse_cached,
+    )
+    return services.save_experiment(team, author, spec)
+
+
+def drive(experiment_id: int) -> dict:
+    """Runs an experiment in this process the way the Celery tasks would, in queue order."""
+    from llmcore.experiments import execution
+
+    plan = execution.plan_experiment(experiment_id)
+    stats = {"batches": 0, "scored": 0}
+    for run_id, ids in plan.copied.items():
+        stats["scored"] += execution.score_generations(run_id, ids)
+    for batch_id, _queue in plan.batches:
+        outcome = execution.generate_batch(batch_id, worker="test")
+        stats["batches"] += 1
+        if outcome.generation_ids:
+            stats["scored"] += execution.score_generations(outcome.run_id, outcome.generation_ids)
+    return stats

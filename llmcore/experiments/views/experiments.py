@@ -1,0 +1,284 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Avg, Count, Q, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from llmcore.services import BudgetExceeded, ModelNotAllowed
+
+from .. import services
+from ..access import get_experiment_for_user, get_experiments_team, get_run_for_user
+from ..estimates import format_duration
+from ..forms import ExperimentForm, ParamSetForm, ParamSetFormSet, ScorerForm, ScorerFormSet
+from ..models import Experiment, Generation, Status
+
+GENERATIONS_PER_PAGE = 50
+LATEST_OUTPUTS = 8
+DEFAULT_PARAM_SET = {"label": "greedy", "params": {"temperature": 0, "max_new_tokens": 64}}
+
+
+@login_required
+def experiment_list(request: HttpRequest, team_slug: str) -> HttpResponse:
+    access = get_experiments_team(request, team_slug)
+    experiments = (
+        Experiment.objects.filter(team=access.team)
+        .select_related("dataset", "created_by")
+        .annotate(run_count=Count("runs"))
+        .order_by("-created", "-id")
+    )
+    page = Paginator(experiments, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "experiments/experiment_list.html",
+        {"team": access.team, "access": access, "nav": "experiments", "page": page},
+    )
+
+
+def _builder(request: HttpRequest, access, experiment: Experiment | None) -> HttpResponse:
+    team = access.team
+    if experiment is not None:
+        spec = services.grid_spec_of(experiment)
+        initial = {
+            "name": spec.name,
+            "description": spec.description,
+            "dataset": spec.dataset.pk,
+            "prompt_versions": [v.pk for v in spec.prompt_versions],
+            "model_configs": [m.pk for m in spec.model_configs],
+            "repeats": spec.repeats,
+            "reuse_cached": spec.reuse_cached,
+        }
+        params_initial = [ParamSetForm.initial_for(p) for p in experiment.param_sets]
+        scorers_initial = [ScorerForm.initial_for(c) for c in experiment.scorers]
+    else:
+        initial = {"repeats": 1, "reuse_cached": True}
+        params_initial, scorers_initial = [ParamSetForm.initial_for(DEFAULT_PARAM_SET)], []
+    data = request.POST if request.method == "POST" else None
+    form = ExperimentForm(data, team=team, role=access.role, initial=initial)
+    param_forms = ParamSetFormSet(data, prefix="params", initial=params_initial)
+    scorer_forms = ScorerFormSet(data, prefix="scorers", initial=scorers_initial)
+    estimate = None
+    if data is not None:
+        valid = form.is_valid() & param_forms.is_valid() & scorer_forms.is_valid()
+        param_sets = [
+            services.ParamSet(f.cleaned_data["label"].strip(), f.params)
+            for f in param_forms
+            if valid and not f.is_empty
+        ]
+        if valid and not param_sets:
+            param_forms.forms[0].add_error("label", "Fill in at least one parameter set.")
+            valid = False
+        if valid:
+            spec = services.GridSpec(
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                dataset=form.cleaned_data["dataset"],
+                prompt_versions=list(form.cleaned_data["prompt_versions"]),
+                model_configs=list(form.cleaned_data["model_configs"]),
+                param_sets=param_sets,
+                repeats=form.cleaned_data["repeats"],
+                scorers=[f.config for f in scorer_forms if not f.is_empty],
+                reuse_cached=form.cleaned_data["reuse_cached"],
+            )
+            estimate = services.estimate_grid_for(spec)
+            if "estimate" not in request.POST:
+                try:
+                    experiment = services.save_experiment(team, request.user, spec, experiment)
+                except services.ExperimentError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(request, "Saved as a draft: check the estimate, then start it.")
+                    return redirect("experiments:experiment_detail", team.slug, experiment.code)
+    context = {
+        "team": team,
+        "access": access,
+        "nav": "experiments",
+        "form": form,
+        "param_forms": param_forms,
+        "scorer_forms": scorer_forms,
+        "experiment": experiment,
+        "estimate": estimate,
+        "duration": format_duration(estimate.seconds) if estimate else "",
+    }
+    if request.htmx and "estimate" in request.POST:
+        return render(request, "experiments/_estimate.html", context)
+    return render(request, "experiments/experiment_form.html", context)
+
+
+@login_required
+def experiment_create(request: HttpRequest, team_slug: str) -> HttpResponse:
+    access = get_experiments_team(request, team_slug, write=True)
+    return _builder(request, access, None)
+
+
+@login_required
+def experiment_edit(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    access, experiment = get_experiment_for_user(request, team_slug, code, write=True)
+    if experiment.status != Status.DRAFT:
+        messages.info(request, "This experiment has started: copy it to change its grid.")
+        return redirect("experiments:experiment_detail", team_slug, experiment.code)
+    return _builder(request, access, experiment)
+
+
+def progress_context(experiment: Experiment) -> dict:
+    """Runs with their counts from the database: one query for every run of the experiment."""
+    runs = list(
+        experiment.runs.select_related("prompt_version__template")
+        .annotate(
+            generated=Count("generations"),
+            errors=Count("generations", filter=~Q(generations__error="")),
+            scored=Count("generations", filter=Q(generations__scored__isnull=False, generations__error="")),
+            passed_count=Count("generations", filter=Q(generations__passed=True)),
+            reused=Count("generations", filter=Q(generations__reused_from__isnull=False)),
+            tokens_out=Sum("generations__tokens_out"),
+            cost=Sum("generations__cost"),
+            mean_latency=Avg("generations__latency_s"),
+        )
+        .order_by("id")
+    )
+    for run in runs:
+        run.percent = round(100 * run.generated / run.total) if run.total else 100
+    generated = sum(r.generated for r in runs)
+    total = sum(r.total for r in runs)
+    return {
+        "runs": runs,
+        "generated": generated,
+        "total": total,
+        "percent": round(100 * generated / total) if total else 0,
+        "polling": experiment.is_active,
+    }
+
+
+@login_required
+def experiment_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    access, experiment = get_experiment_for_user(request, team_slug, code)
+    context = {"team": access.team, "access": access, "nav": "experiments", "experiment": experiment}
+    if experiment.status == Status.DRAFT:
+        spec = services.grid_spec_of(experiment)
+        estimate = services.estimate_grid_for(spec)
+        context.update(spec=spec, estimate=estimate, duration=format_duration(estimate.seconds))
+        return render(request, "experiments/experiment_detail.html", context)
+    context.update(progress_context(experiment))
+    if request.htmx:
+        html = render_to_string("experiments/experiment_detail.html#progress", context, request=request)
+        return HttpResponseStopPolling(html) if not experiment.is_active else HttpResponse(html)
+    context["spec"] = services.grid_spec_of(experiment)
+    return render(request, "experiments/experiment_detail.html", context)
+
+
+@login_required
+@require_POST
+def experiment_start(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    access, experiment = get_experiment_for_user(request, team_slug, code, write=True)
+    try:
+        services.start_experiment(experiment, request.user, access.role)
+    except (services.ExperimentError, BudgetExceeded, ModelNotAllowed) as exc:
+        messages.error(request, str(exc))
+    else:
+        runs = experiment.runs.count()
+        messages.success(request, f"Started: {runs} run{'s' if runs != 1 else ''} queued.")
+    return redirect("experiments:experiment_detail", team_slug, experiment.code)
+
+
+@login_required
+@require_POST
+def experiment_cancel(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    access, experiment = get_experiment_for_user(request, team_slug, code, write=True)
+    count = services.cancel_experiment(experiment, request.user)
+    if count:
+        messages.success(
+            request,
+            f"Cancelled {count} run{'s' if count != 1 else ''}; batches already generating finish and keep their outputs.",
+        )
+    else:
+        messages.info(request, "Nothing to cancel: every run had finished.")
+    return redirect("experiments:experiment_detail", team_slug, experiment.code)
+
+
+@login_required
+@require_POST
+def experiment_copy(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    access, experiment = get_experiment_for_user(request, team_slug, code, write=True)
+    copy = services.copy_experiment(experiment, request.user)
+    messages.success(request, "Copied as a new draft. Unchanged cells will reuse their earlier outputs.")
+    return redirect("experiments:experiment_detail", team_slug, copy.code)
+
+
+@login_required
+@require_POST
+def experiment_delete(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    access, experiment = get_experiment_for_user(request, team_slug, code, write=True)
+    if experiment.status != Status.DRAFT:
+        messages.error(request, "Only drafts can be deleted: started experiments are evidence.")
+        return redirect("experiments:experiment_detail", team_slug, experiment.code)
+    experiment.delete()
+    messages.success(request, f"Draft {experiment.name!r} deleted.")
+    return redirect("experiments:experiment_list", team_slug)
+
+
+FILTERS = {
+    "all": Q(),
+    "errors": ~Q(error=""),
+    "passed": Q(passed=True),
+    "failed": Q(passed=False),
+    "unscored": Q(scored__isnull=True, error=""),
+}
+
+
+@login_required
+def run_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    access, run = get_run_for_user(request, team_slug, code)
+    experiment = run.experiment
+    shown = request.GET.get("show", "all")
+    if shown not in FILTERS:
+        raise Http404("Unknown filter")
+    counts = Generation.objects.filter(run=run).aggregate(
+        generated=Count("id"),
+        errors=Count("id", filter=~Q(error="")),
+        n_passed=Count("id", filter=Q(passed=True)),
+        n_failed=Count("id", filter=Q(passed=False)),
+        n_scored=Count("id", filter=Q(scored__isnull=False, error="")),
+        reused=Count("id", filter=Q(reused_from__isnull=False)),
+        tokens_in=Sum("tokens_in"),
+        tokens_out=Sum("tokens_out"),
+        cost=Sum("cost"),
+        latency=Avg("latency_s"),
+    )
+    run.refresh_from_db(fields=["status", "message", "started", "finished"])
+    percent = round(100 * counts["generated"] / run.total) if run.total else 100
+    active = run.status in (Status.QUEUED, Status.RUNNING)
+    latest = (
+        Generation.objects.filter(run=run)
+        .select_related("case_version__case")
+        .order_by("-id")[:LATEST_OUTPUTS]
+    )
+    context = {
+        "team": access.team,
+        "access": access,
+        "nav": "experiments",
+        "experiment": experiment,
+        "run": run,
+        "counts": counts,
+        "percent": percent,
+        "polling": active,
+        "latest": latest,
+        "show": shown,
+        "filters": list(FILTERS),
+    }
+    if request.htmx:
+        html = render_to_string("experiments/run_detail.html#progress", context, request=request)
+        return HttpResponse(html) if active else HttpResponseStopPolling(html)
+    generations = (
+        Generation.objects.filter(run=run)
+        .filter(FILTERS[shown])
+        .select_related("case_version__case")
+        .prefetch_related("scores")
+        .order_by("case_version__case__key", "repeat")
+    )
+    context["page"] = Paginator(generations, GENERATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "experiments/run_detail.html", context)

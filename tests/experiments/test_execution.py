@@ -1,0 +1,318 @@
+"""Running experiments in-process against a stand-in engine: planning, idempotency, cancel, cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmcore.engine.params import InferenceParams
+from llmcore.engine.types import ModelUnavailable
+from llmcore.experiments import execution, services
+from llmcore.experiments.importing import CaseData
+from llmcore.experiments.models import Generation, Run, RunBatch, Score, Status
+from llmcore.models import InferenceCall, TeamBudget
+from llmcore.services import BudgetExceeded
+from tests.experiments.factories import drive, make_dataset, make_experiment, make_model, make_prompt
+from tests.llmcore.registry_fakes import install_fake_engine
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    return install_fake_engine(monkeypatch)
+
+
+def start(experiment, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.start_experiment(experiment, user, "admin")
+    assert len(callbacks) == 1  # the orchestrator, enqueued once the runs are committed
+    return experiment
+
+
+def items_per_run(run) -> list[tuple[int, int]]:
+    return sorted(Generation.objects.filter(run=run).values_list("case_version_id", "repeat"))
+
+
+def test_starting_creates_one_queued_run_per_cell_of_the_grid(
+    team, owner, django_capture_on_commit_callbacks
+):
+    dataset = make_dataset(team, cases=5, author=owner)
+    v1 = make_prompt(team, dataset=dataset, author=owner).versions.get()
+    v2 = make_prompt(team, dataset=dataset, name="Other", instruction="Label: {{ticket}}").versions.get()
+    models = [make_model(team, "A"), make_model(team, "B", device="cuda")]
+    params = [
+        services.ParamSet("greedy", InferenceParams()),
+        services.ParamSet("warm", InferenceParams(temperature=0.7)),
+    ]
+    experiment = make_experiment(team, owner, dataset, [v1, v2], models, params, repeats=3)
+
+    start(experiment, owner, django_capture_on_commit_callbacks)
+
+    runs = Run.objects.filter(experiment=experiment)
+    assert runs.count() == 2 * 2 * 2
+    assert set(runs.values_list("status", flat=True)) == {Status.QUEUED}
+    assert set(runs.values_list("total", flat=True)) == {5 * 3}
+    assert set(runs.values_list("queue", flat=True)) == {"cpu", "gpu"}
+    experiment.refresh_from_db()
+    assert experiment.status == Status.QUEUED and experiment.snapshot.case_count == 5
+
+
+def test_a_run_generates_one_output_per_case_and_repeat_and_finishes(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    experiment = start(make_experiment(team, owner, repeats=2), owner, django_capture_on_commit_callbacks)
+    drive(experiment.pk)
+
+    run = experiment.runs.get()
+    assert run.status == Status.DONE
+    assert Generation.objects.filter(run=run).count() == 3 * 2
+    assert len(engine) == 1  # one engine call for the whole batch
+    text = Generation.objects.filter(run=run).order_by("id").first().text
+    assert text.startswith("echo: Topic of this ticket: Ticket number")
+    experiment.refresh_from_db()
+    assert experiment.status == Status.DONE and experiment.finished is not None
+    assert InferenceCall.objects.filter(team=team, purpose="experiment").count() == 6
+
+
+def test_running_the_batch_task_twice_keeps_exactly_one_output_per_item(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    experiment = start(make_experiment(team, owner, repeats=2), owner, django_capture_on_commit_callbacks)
+    plan = execution.plan_experiment(experiment.pk)
+    ((batch_id, _),) = plan.batches
+
+    first = execution.generate_batch(batch_id, worker="w1")
+    second = execution.generate_batch(batch_id, worker="w2", redelivered=True)
+
+    assert (first.status, second.status) == ("generated", "skipped")
+    run = experiment.runs.get()
+    assert len(items_per_run(run)) == len(set(items_per_run(run))) == 6
+    assert len(engine) == 1
+
+
+def test_a_redelivered_batch_whose_worker_died_is_taken_over_and_skips_what_was_written(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    experiment = start(make_experiment(team, owner, repeats=2), owner, django_capture_on_commit_callbacks)
+    ((batch_id, _),) = execution.plan_experiment(experiment.pk).batches
+    batch = RunBatch.objects.get(pk=batch_id)
+    # The first worker claimed the batch, wrote two outputs, then was killed.
+    assert execution.claim_batch(batch, redelivered=False, worker="dead") == 1
+    run = experiment.runs.get()
+    cv, repeat = batch.items[0]
+    Generation.objects.create(
+        run=run, case_version_id=cv, repeat=repeat, text="before the crash", cache_key="x"
+    )
+
+    # A duplicate message that is not a redelivery leaves the claimed batch alone...
+    assert execution.generate_batch(batch_id, worker="other").status == "skipped"
+    # ...the broker's redelivery takes it over and generates only the missing items.
+    outcome = execution.generate_batch(batch_id, worker="new", redelivered=True)
+
+    assert outcome.status == "generated"
+    assert len(engine[0][1]) == 5
+    assert len(items_per_run(run)) == len(set(items_per_run(run))) == 6
+    assert Generation.objects.get(run=run, case_version_id=cv, repeat=repeat).text == "before the crash"
+    batch.refresh_from_db()
+    assert (batch.status, batch.attempts, batch.worker) == (Status.DONE, 2, "new")
+    assert Run.objects.get(pk=run.pk).status == Status.DONE
+
+
+def test_the_orchestrator_can_run_again_without_duplicating_batches(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    experiment = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    first = execution.plan_experiment(experiment.pk)
+    second = execution.plan_experiment(experiment.pk)
+    assert first.batches == second.batches  # the queued batch is re-sent, not re-planned
+    assert RunBatch.objects.count() == 1
+
+
+def test_cancel_stops_between_batches(
+    team, owner, engine, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(execution, "BATCH_ITEMS", 2)
+    experiment = start(
+        make_experiment(team, owner, dataset=make_dataset(team, cases=6, author=owner)),
+        owner,
+        django_capture_on_commit_callbacks,
+    )
+    batches = execution.plan_experiment(experiment.pk).batches
+    assert len(batches) == 3
+    execution.generate_batch(batches[0][0], worker="w")
+
+    assert services.cancel_experiment(experiment, owner) == 1
+    later = [execution.generate_batch(batch_id, worker="w").status for batch_id, _ in batches[1:]]
+
+    assert later == ["skipped", "skipped"]  # their batches were cancelled while queued
+    assert len(engine) == 1
+    run = experiment.runs.get()
+    assert run.status == Status.CANCELLED and Generation.objects.filter(run=run).count() == 2
+    experiment.refresh_from_db()
+    assert experiment.status == Status.CANCELLED and "Cancelled by olivia" in experiment.message
+
+
+def test_an_unchanged_cell_run_again_reuses_its_outputs_and_keeps_repeats_apart(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    first = start(make_experiment(team, owner, repeats=2), owner, django_capture_on_commit_callbacks)
+    drive(first.pk)
+    assert len(engine) == 1
+
+    again = start(services.copy_experiment(first, owner), owner, django_capture_on_commit_callbacks)
+    drive(again.pk)
+
+    assert len(engine) == 1  # nothing generated again
+    run = again.runs.get()
+    assert run.status == Status.DONE
+    copies = Generation.objects.filter(run=run)
+    assert copies.count() == 6
+    originals = {g.pk: g for g in Generation.objects.filter(run__experiment=first)}
+    for copy in copies:
+        original = originals[copy.reused_from_id]
+        assert (copy.case_version_id, copy.repeat, copy.text) == (
+            original.case_version_id,
+            original.repeat,
+            original.text,
+        )
+
+
+def test_a_changed_case_is_generated_again_while_unchanged_ones_are_reused(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    first = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    drive(first.pk)
+    case = first.dataset.cases.get(key="T-002")
+    services.edit_case(case, owner, CaseData(key="T-002", inputs={"ticket": "Edited ticket"}))
+
+    again = start(services.copy_experiment(first, owner), owner, django_capture_on_commit_callbacks)
+    drive(again.pk)
+
+    assert [len(call[1]) for call in engine] == [3, 1]
+    fresh = Generation.objects.get(run__experiment=again, reused_from__isnull=True)
+    assert fresh.text == "echo: Topic of this ticket: Edited ticket"
+
+
+def test_turning_reuse_off_generates_everything_again(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    first = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    drive(first.pk)
+    again = make_experiment(
+        team,
+        owner,
+        dataset=first.dataset,
+        prompts=list(first.prompt_versions.all()),
+        models=list(first.model_configs.all()),
+        reuse_cached=False,
+    )
+    drive(start(again, owner, django_capture_on_commit_callbacks).pk)
+    assert len(engine) == 2
+
+
+def test_a_missing_model_fails_the_run_with_the_engines_message(
+    team, owner, monkeypatch, django_capture_on_commit_callbacks
+):
+    def missing(spec, requests, batch_size=None):
+        raise ModelUnavailable(
+            "No model files in /models/tiny: register a folder that exists on the workers."
+        )
+
+    install_fake_engine(monkeypatch, missing)
+    experiment = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    drive(experiment.pk)
+
+    run = experiment.runs.get()
+    assert run.status == Status.FAILED
+    assert "No model files in /models/tiny" in run.message
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FAILED
+
+
+def test_one_failing_item_is_stored_with_its_error_apart_from_the_others(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    dataset = make_dataset(team, cases=0)
+    services.import_cases(
+        dataset,
+        owner,
+        [CaseData(key="a", inputs={"ticket": "fine"}), CaseData(key="b", inputs={"ticket": "FAIL me"})],
+    )
+    experiment = start(
+        make_experiment(team, owner, dataset=dataset), owner, django_capture_on_commit_callbacks
+    )
+    drive(experiment.pk)
+
+    bad = Generation.objects.get(case_version__case__key="b")
+    good = Generation.objects.get(case_version__case__key="a")
+    assert (bad.error, bad.finish_reason, bad.text) == ("prompt too long", "error", "")
+    assert good.error == "" and good.text == "echo: Topic of this ticket: fine"
+    assert experiment.runs.get().status == Status.DONE
+
+
+def test_outputs_are_scored_and_errors_are_not_scored(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    dataset = make_dataset(team, cases=0)
+    services.import_cases(
+        dataset,
+        owner,
+        [CaseData(key="a", inputs={"ticket": "refund"}), CaseData(key="b", inputs={"ticket": "FAIL"})],
+    )
+    scorers = [{"name": "contains", "params": {"strings": ["refund"]}, "threshold": 1.0, "weight": 1.0}]
+    experiment = start(
+        make_experiment(team, owner, dataset=dataset, scorers=scorers),
+        owner,
+        django_capture_on_commit_callbacks,
+    )
+    stats = drive(experiment.pk)
+
+    assert stats["scored"] == 1
+    good = Generation.objects.get(case_version__case__key="a")
+    assert (good.passed, good.weighted_score) == (True, 1.0)
+    score = Score.objects.get(generation=good)
+    assert (score.scorer, score.status, score.passed) == ("contains", "scored", True)
+    bad = Generation.objects.get(case_version__case__key="b")
+    assert bad.passed is None and bad.scored is not None and not bad.scores.exists()
+
+
+def test_a_seeded_sampled_run_gives_each_repeat_its_own_seed(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    params = [services.ParamSet("sampled", InferenceParams(temperature=0.8, seed=7))]
+    experiment = start(
+        make_experiment(team, owner, param_sets=params, repeats=3), owner, django_capture_on_commit_callbacks
+    )
+    drive(experiment.pk)
+    seeds = sorted({request.params.seed for request in engine[0][1]})
+    assert seeds == [7, 8, 9]
+
+
+def test_a_spent_budget_refuses_the_start_and_queues_nothing(team, owner, django_capture_on_commit_callbacks):
+    TeamBudget.objects.create(team=team, monthly_token_limit=0)
+    experiment = make_experiment(team, owner)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(BudgetExceeded):
+        services.start_experiment(experiment, owner, "admin")
+    assert not callbacks and not Run.objects.exists()
+    experiment.refresh_from_db()
+    assert experiment.status == Status.DRAFT
+
+
+def test_a_case_without_a_prompt_variable_refuses_the_start_naming_both(
+    team, owner, django_capture_on_commit_callbacks
+):
+    dataset = make_dataset(team, cases=2, author=owner)
+    services.add_case(dataset, owner, CaseData(key="Z-1", inputs={"notes": "no ticket here"}))
+    experiment = make_experiment(team, owner, dataset=dataset)
+    with pytest.raises(services.ExperimentError, match=r"Test case Z-1 has no input \{\{ticket\}\}"):
+        services.start_experiment(experiment, owner, "admin")
+    assert not Run.objects.exists()
+
+
+def test_old_runs_keep_the_case_versions_they_ran_on(team, owner, engine, django_capture_on_commit_callbacks):
+    experiment = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    drive(experiment.pk)
+    case = experiment.dataset.cases.get(key="T-001")
+    services.edit_case(case, owner, CaseData(key="T-001", inputs={"ticket": "Rewritten later"}))
+
+    generation = Generation.objects.get(run__experiment=experiment, case_version__case=case)
+    assert generation.case_version.inputs == {"ticket": "Ticket number 1"}
+    assert generation.case_version.number == 1
