@@ -20,7 +20,13 @@ GENERATE_TIME_LIMIT_S = GENERATE_SOFT_TIME_LIMIT_S + 60
 TRANSIENT_RETRIES = 4
 
 
-@shared_task(name="experiments.orchestrate", acks_late=True, reject_on_worker_lost=True, time_limit=10 * 60)
+@shared_task(
+    name="experiments.orchestrate",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=9 * 60,
+    time_limit=10 * 60,
+)
 def orchestrate_experiment(experiment_id: int) -> dict:
     plan = execution.plan_experiment(experiment_id)
     for batch_id, queue in plan.batches:
@@ -60,7 +66,13 @@ def generate_batch(self, batch_id: int) -> dict:
     return {"status": outcome.status, "generations": len(outcome.generation_ids), "message": outcome.message}
 
 
-@shared_task(name="experiments.score", acks_late=True, reject_on_worker_lost=True, time_limit=30 * 60)
+@shared_task(
+    name="experiments.score",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=29 * 60,
+    time_limit=30 * 60,
+)
 def score_generations(run_id: int, generation_ids: list[int]) -> dict:
     return {"scored": execution.score_generations(run_id, generation_ids)}
 
