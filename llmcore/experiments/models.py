@@ -181,7 +181,7 @@ class DatasetSnapshot(models.Model):
 
 class SnapshotEntry(models.Model):
     snapshot = models.ForeignKey(DatasetSnapshot, models.CASCADE, related_name="entries")
-    case_version = models.ForeignKey(TestCaseVersion, models.PROTECT, related_name="+")
+    case_version = models.ForeignKey(TestCaseVersion, models.RESTRICT, related_name="+")
 
     class Meta:
         constraints = [
@@ -212,10 +212,10 @@ class Experiment(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    dataset = models.ForeignKey(Dataset, models.PROTECT, related_name="experiments")
+    dataset = models.ForeignKey(Dataset, models.RESTRICT, related_name="experiments")
     # Taken when the experiment starts: the exact case versions every run uses.
     snapshot = models.ForeignKey(
-        DatasetSnapshot, models.PROTECT, null=True, blank=True, related_name="experiments"
+        DatasetSnapshot, models.RESTRICT, null=True, blank=True, related_name="experiments"
     )
     prompt_versions = models.ManyToManyField(PromptVersion, related_name="experiments")
     model_configs = models.ManyToManyField("llmcore.ModelConfig", related_name="+")
@@ -267,7 +267,7 @@ class Run(models.Model):
 
     experiment = models.ForeignKey(Experiment, models.CASCADE, related_name="runs")
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    prompt_version = models.ForeignKey(PromptVersion, models.PROTECT, related_name="runs")
+    prompt_version = models.ForeignKey(PromptVersion, models.RESTRICT, related_name="runs")
     # The model may be deleted from the registry later; the run keeps its name and identity.
     model = models.ForeignKey("llmcore.ModelConfig", models.SET_NULL, null=True, related_name="+")
     model_name = models.CharField(max_length=120)
@@ -332,7 +332,7 @@ class Generation(models.Model):
     """One output of one case version and repeat in a run; an error is kept apart from the score."""
 
     run = models.ForeignKey(Run, models.CASCADE, related_name="generations")
-    case_version = models.ForeignKey(TestCaseVersion, models.PROTECT, related_name="generations")
+    case_version = models.ForeignKey(TestCaseVersion, models.RESTRICT, related_name="generations")
     repeat = models.PositiveSmallIntegerField(default=0)
     text = models.TextField(blank=True)
     tokens_in = models.PositiveIntegerField(default=0)

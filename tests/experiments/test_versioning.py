@@ -70,3 +70,37 @@ def test_few_shot_needs_examples_with_the_instruction_variables(team, owner):
 
     with pytest.raises(PromptError, match=r"example 1 lacks the variable \{\{ticket\}\}"):
         make_prompt(team, technique="few-shot", examples=(Example({"other": "x"}, "y"),))
+
+
+def test_a_team_with_experiments_can_be_deleted(team, owner, monkeypatch, django_capture_on_commit_callbacks):
+    from llmcore.experiments.models import Generation
+    from tests.experiments.factories import drive, make_experiment
+    from tests.llmcore.registry_fakes import install_fake_engine
+
+    install_fake_engine(monkeypatch)
+    experiment = make_experiment(team, owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.start_experiment(experiment, owner, "admin")
+    drive(experiment.pk)
+    assert Generation.objects.exists()
+
+    team.delete()
+
+    assert not Generation.objects.exists()
+
+
+def test_a_case_version_used_by_a_run_cannot_be_deleted_on_its_own(
+    team, owner, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.db.models import RestrictedError
+
+    from tests.experiments.factories import drive, make_experiment
+    from tests.llmcore.registry_fakes import install_fake_engine
+
+    install_fake_engine(monkeypatch)
+    experiment = make_experiment(team, owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.start_experiment(experiment, owner, "admin")
+    drive(experiment.pk)
+    with pytest.raises(RestrictedError):
+        experiment.dataset.cases.first().delete()

@@ -1,0 +1,221 @@
+"""A 1,000-case experiment with the default model, end to end through Celery, against the engine alone.
+
+    python bench/experiment.py [--cases 1000] [--max-new-tokens 32] [--batch-items N]
+
+Uses a throwaway SQLite database in a temporary ASSAY_DATA_DIR unless DATABASE_URL is set, and an
+embedded Redis on a socket of its own unless REDIS_URL is set. Starts one real Celery worker process
+(queues default and cpu, concurrency 1), warms it up (the model loads once per process), then times
+the experiment from `start_experiment` until every run is done (`wall_s`). Afterwards, with the worker
+stopped so nothing competes for the CPU, it calls the engine directly on the same rendered prompts
+(`engine_s`, after a warm-up call). `overhead_vs_engine` = wall_s / engine_s; the target is < 1.10.
+
+The last line printed is one JSON object with cases, wall_s, tokens_per_s, overhead_vs_engine and the
+figures behind them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+WORK = Path(tempfile.mkdtemp(prefix="assay-bench-experiment-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
+if not os.environ.get("DATABASE_URL"):
+    os.environ["ASSAY_DATA_DIR"] = str(WORK)
+
+_redis = None
+if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
+    from config.embedded_redis import EmbeddedRedis
+
+    _redis = EmbeddedRedis(WORK / "redis.sock", persist=False)
+    _redis.start()
+    atexit.register(_redis.stop)
+    os.environ["CELERY_BROKER_URL"] = _redis.url
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+from accounts.models import Team  # noqa: E402
+from llmcore.engine.params import InferenceParams  # noqa: E402
+from llmcore.engine.types import GenerationRequest  # noqa: E402
+from llmcore.experiments import execution, services  # noqa: E402
+from llmcore.experiments.importing import CaseData  # noqa: E402
+from llmcore.experiments.models import Dataset, Experiment, Generation, SnapshotEntry, Status  # noqa: E402
+from llmcore.experiments.rendering import PromptContent, render_prompt  # noqa: E402
+from llmcore.experiments.seed import TICKETS  # noqa: E402
+from llmcore.seed import DEFAULT_GENERATOR_NAME, enable_default_models  # noqa: E402
+from tests.factories import make_user  # noqa: E402
+
+OPENINGS = [
+    "Hello,",
+    "Hi team,",
+    "Good morning.",
+    "Dear support,",
+    "Hey,",
+    "To whom it may concern:",
+    "",
+    "Urgent:",
+]
+CLOSINGS = [
+    "Thanks.",
+    "Regards, a customer.",
+    "Please help.",
+    "Cheers!",
+    "",
+    "Best wishes.",
+    "Thank you in advance.",
+]
+
+
+def ticket_text(i: int) -> str:
+    text, _, _, _ = TICKETS[i % len(TICKETS)]
+    return (
+        f"{OPENINGS[i % len(OPENINGS)]} {text} {CLOSINGS[(i // 3) % len(CLOSINGS)]} (ref {1000 + i})".strip()
+    )
+
+
+def build(cases: int, max_new_tokens: int, suffix: str):
+    team, _ = Team.objects.get_or_create(slug=f"bench-{suffix}", defaults={"name": f"Bench {suffix}"})
+    user = make_user(f"bench-{suffix}-{os.getpid()}", team=team, role="admin")
+    model = {m.name: m for m in enable_default_models(team)}[DEFAULT_GENERATOR_NAME]
+    dataset = Dataset.objects.create(team=team, name=f"Bench tickets {suffix}", created_by=user)
+    services.import_cases(
+        dataset, user, [CaseData(key=f"B-{i:05d}", inputs={"ticket": ticket_text(i)}) for i in range(cases)]
+    )
+    content = PromptContent(
+        system_prompt="You are a support triage assistant.",
+        instruction="Classify this support ticket into one topic: billing, technical, account or shipping, "
+        "and say why in one sentence.\n\nTicket: {{ticket}}",
+    )
+    prompt = services.create_prompt_template(team, user, f"Bench prompt {suffix}", content, dataset=dataset)
+    spec = services.GridSpec(
+        name=f"Bench {cases} cases",
+        dataset=dataset,
+        prompt_versions=[prompt.versions.get()],
+        model_configs=[model],
+        param_sets=[
+            services.ParamSet("greedy", InferenceParams(temperature=0, max_new_tokens=max_new_tokens))
+        ],
+        reuse_cached=False,
+    )
+    return user, model, services.save_experiment(team, user, spec)
+
+
+def start_worker(batch_items: int) -> subprocess.Popen:
+    env = dict(os.environ, ASSAY_EXPERIMENT_BATCH_ITEMS=str(batch_items), PYTHONUNBUFFERED="1")
+    log = open(WORK / "worker.log", "wb")  # noqa: SIM115 (closed with the process)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,cpu", "--concurrency", "1",
+         "-P", "prefork", "-n", f"bench-{os.getpid()}@%h", "-l", "warning",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    return process
+
+
+def run_to_end(experiment: Experiment, user, timeout: float) -> float:
+    started = time.perf_counter()
+    services.start_experiment(experiment, user, "admin")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        experiment.refresh_from_db(fields=["status", "message"])
+        if experiment.status not in (Status.QUEUED, Status.RUNNING):
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit(f"the experiment did not finish in {timeout:.0f} s; see {WORK / 'worker.log'}")
+    wall = time.perf_counter() - started
+    if experiment.status != Status.DONE:
+        raise SystemExit(
+            f"the experiment ended {experiment.status}: {experiment.message}\n{_runs(experiment)}"
+        )
+    return wall
+
+
+def _runs(experiment: Experiment) -> str:
+    return "\n".join(f"{r.status}: {r.message}" for r in experiment.runs.all())
+
+
+def engine_requests(experiment: Experiment) -> list[GenerationRequest]:
+    run = experiment.runs.get()
+    content = run.prompt_version.content()
+    params = InferenceParams.from_dict(run.params)
+    entries = SnapshotEntry.objects.filter(snapshot=experiment.snapshot).select_related("case_version")
+    return [
+        GenerationRequest(
+            render_prompt(content, e.case_version.inputs).messages, params, key=str(e.case_version_id)
+        )
+        for e in entries
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--batch-items", type=int, default=execution.BATCH_ITEMS)
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    suffix = str(int(time.time()))
+    warm_user, _, warm = build(4, args.max_new_tokens, f"{suffix}-warm")
+    user, model, experiment = build(args.cases, args.max_new_tokens, suffix)
+
+    worker = start_worker(args.batch_items)
+    try:
+        warm_s = run_to_end(warm, warm_user, args.timeout)  # the worker loads the model once
+        print(f"worker warm-up (loads the model): {warm_s:.1f} s", file=sys.stderr)
+        wall_s = run_to_end(experiment, user, args.timeout)
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(30)
+
+    generations = Generation.objects.filter(run__experiment=experiment)
+    tokens_out = sum(generations.values_list("tokens_out", flat=True))
+    errors = generations.exclude(error="").count()
+
+    from llmcore.engine import runtime
+
+    requests = engine_requests(experiment)
+    spec = model.to_spec()
+    runtime.generate(spec, requests[:8])  # warm-up in this process
+    started = time.perf_counter()
+    results = runtime.generate(spec, requests)
+    engine_s = time.perf_counter() - started
+    engine_tokens = sum(r.tokens_out for r in results)
+
+    figures = {
+        "cases": args.cases,
+        "generations": generations.count(),
+        "errors": errors,
+        "max_new_tokens": args.max_new_tokens,
+        "batch_items": args.batch_items,
+        "wall_s": round(wall_s, 2),
+        "tokens_out": tokens_out,
+        "tokens_per_s": round(tokens_out / wall_s, 1),
+        "engine_s": round(engine_s, 2),
+        "engine_tokens_out": engine_tokens,
+        "engine_tokens_per_s": round(engine_tokens / engine_s, 1),
+        "overhead_vs_engine": round(wall_s / engine_s, 3),
+        "database": os.environ.get("DATABASE_URL", "sqlite").split(":")[0],
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
