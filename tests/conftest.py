@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+# Shared fixtures from their own modules: Playwright with the system Chromium (tests/browser/fixtures.py),
+# the Celery broker and real worker processes (tests/worker_fixtures.py).
+from tests.browser.fixtures import browser, page, sign_in  # noqa: F401
 from tests.factories import make_team, make_user
-
-# Real Celery workers and the broker: see tests/worker_fixtures.py.
 from tests.worker_fixtures import (  # noqa: F401
     celery_broker,
     celery_worker_process,

@@ -22,7 +22,8 @@ PRODUCTION_ENV = {
 
 
 def manage(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    unset = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the last: browser tests
+    base = {k: v for k, v in os.environ.items() if k not in unset}
     base.update(env, ASSAY_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
     return subprocess.run(
         [sys.executable, "manage.py", *args],

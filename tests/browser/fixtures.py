@@ -1,4 +1,5 @@
-"""Browser tests: Playwright drives Debian's Chromium (/usr/bin/chromium) against pytest-django's live server.
+"""Browser fixtures (imported by tests/conftest.py, so any test may use them): Playwright drives Debian's
+Chromium (/usr/bin/chromium) against pytest-django's live server. Mark such tests `browser`.
 
 No browser is ever downloaded. Without /usr/bin/chromium (`make install` installs it when it can), every
 browser test skips with a message instead of failing.
@@ -26,15 +27,16 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless Chromium for one test. Function-scoped on purpose: Playwright's sync API owns this
+    thread's event loop while it runs, so it must not outlive the test (other tests start their own)."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests"
         )
     # Playwright's sync API runs an event loop in this thread; the live server's ORM calls are still sync.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -43,10 +45,6 @@ def browser():
             yield browser
         finally:
             browser.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
