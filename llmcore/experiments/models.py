@@ -328,6 +328,20 @@ class RunBatch(models.Model):
         return f"batch {self.number} of run {self.run_id}"
 
 
+class GenerationQuerySet(models.QuerySet):
+    def result_rows(self, with_text: bool = False) -> list:
+        """The facts results.py needs, one query, no model instances (output texts only if asked)."""
+        from .results import Row
+
+        fields = [
+            "run_id", "case_version__case_id", "repeat", "passed", "weighted_score", "latency_s",
+            "tokens_in", "tokens_out", "cost", "error",
+        ]  # fmt: skip
+        if with_text:
+            fields.append("text")
+        return [Row(*values) for values in self.values_list(*fields)]
+
+
 class Generation(models.Model):
     """One output of one case version and repeat in a run; an error is kept apart from the score."""
 
@@ -349,6 +363,8 @@ class Generation(models.Model):
     passed = models.BooleanField(null=True, blank=True)
     scored = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+
+    objects = GenerationQuerySet.as_manager()
 
     class Meta:
         ordering = ["run_id", "case_version_id", "repeat"]

@@ -15,6 +15,10 @@ urlpatterns = [
     path("experiments/<uuid:code>/cancel/", experiments.experiment_cancel, name="experiment_cancel"),
     path("experiments/<uuid:code>/copy/", experiments.experiment_copy, name="experiment_copy"),
     path("experiments/<uuid:code>/delete/", experiments.experiment_delete, name="experiment_delete"),
+    path("experiments/<uuid:code>/compare/", experiments.experiment_compare, name="experiment_compare"),
+    path(
+        "experiments/<uuid:code>/export/<str:fmt>/", experiments.experiment_export, name="experiment_export"
+    ),
     path("runs/<uuid:code>/", experiments.run_detail, name="run_detail"),
     path("prompts/", prompts.prompt_list, name="prompt_list"),
     path("prompts/new/", prompts.prompt_create, name="prompt_create"),

@@ -4,22 +4,24 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Avg, Count, Q, Sum
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from llmcore.services import BudgetExceeded, ModelNotAllowed
 
-from .. import services
+from .. import exporting, results, services
 from ..access import get_experiment_for_user, get_experiments_team, get_run_for_user
 from ..estimates import format_duration
 from ..forms import ExperimentForm, ParamSetForm, ParamSetFormSet, ScorerForm, ScorerFormSet
-from ..models import Experiment, Generation, Status
+from ..models import Experiment, Generation, Run, Status, TestCase, TestCaseVersion
 
 GENERATIONS_PER_PAGE = 50
 LATEST_OUTPUTS = 8
+COMPARE_CASES_PER_PAGE = 20
 DEFAULT_PARAM_SET = {"label": "greedy", "params": {"temperature": 0, "max_new_tokens": 64}}
 
 
@@ -168,6 +170,9 @@ def experiment_detail(request: HttpRequest, team_slug: str, code) -> HttpRespons
         html = render_to_string("experiments/experiment_detail.html#progress", context, request=request)
         return HttpResponseStopPolling(html) if not experiment.is_active else HttpResponse(html)
     context["spec"] = services.grid_spec_of(experiment)
+    rows = Generation.objects.filter(run__experiment=experiment).result_rows()
+    summaries = results.summarise({run.pk: run.total for run in context["runs"]}, rows)
+    context["matrix"] = [(run, summaries[run.pk]) for run in context["runs"]]
     return render(request, "experiments/experiment_detail.html", context)
 
 
@@ -281,4 +286,156 @@ def run_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
         .order_by("case_version__case__key", "repeat")
     )
     context["page"] = Paginator(generations, GENERATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    context["summary"] = results.summarise_run(
+        run.pk, run.total, Generation.objects.filter(run=run).result_rows()
+    )
+    context.update(_baseline_context(request, access.team, run))
     return render(request, "experiments/run_detail.html", context)
+
+
+BASELINE_CHOICES = 50
+
+
+def _baseline_context(request: HttpRequest, team, run: Run) -> dict:
+    """Runs of the team on the same dataset to compare with, and the comparison with the chosen one."""
+    candidates = list(
+        Run.objects.filter(experiment__team=team, experiment__dataset_id=run.experiment.dataset_id)
+        .exclude(pk=run.pk)
+        .exclude(status__in=[Status.QUEUED])
+        .select_related("experiment", "prompt_version__template")
+        .order_by("-created")[:BASELINE_CHOICES]
+    )
+    context: dict = {
+        "baseline_candidates": [(c, f"{c.experiment.name}: {_run_label(c)}") for c in candidates]
+    }
+    code = request.GET.get("baseline", "")
+    baseline = next((c for c in candidates if str(c.code) == code), None)
+    if baseline is None:
+        return context
+    comparison = results.compare_to_baseline(
+        Generation.objects.filter(run=run).result_rows(),
+        Generation.objects.filter(run=baseline).result_rows(),
+    )
+    cases = {
+        pk: (key, case_code)
+        for pk, key, case_code in TestCase.objects.filter(
+            pk__in=comparison.improved + comparison.regressed
+        ).values_list("pk", "key", "code")
+    }
+    context.update(
+        baseline=baseline,
+        comparison=comparison,
+        improved=sorted(cases[i] for i in comparison.improved),
+        regressed=sorted(cases[i] for i in comparison.regressed),
+    )
+    return context
+
+
+def _run_label(run) -> str:
+    return f"{run.prompt_version.template.name} v{run.prompt_version.number} × {run.model_name} × {run.params_label}"
+
+
+@login_required
+def experiment_compare(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    """Side by side: every run's outputs for each case; optionally only cases where the runs differ."""
+    access, experiment = get_experiment_for_user(request, team_slug, code)
+    if experiment.snapshot is None:
+        raise Http404("This experiment has not started")
+    runs = list(experiment.runs.select_related("prompt_version__template").order_by("id"))
+    rows = Generation.objects.filter(run__experiment=experiment).result_rows(with_text=True)
+    differ = request.GET.get("differ") == "1"
+    versions = TestCaseVersion.objects.filter(snapshots=experiment.snapshot).select_related("case")
+    versions = versions.order_by("case__key")
+    if differ:
+        versions = versions.filter(case_id__in=results.differing_cases(rows))
+    page = Paginator(versions, COMPARE_CASES_PER_PAGE).get_page(request.GET.get("page"))
+    cells: dict[tuple[int, int], list] = {}
+    for row in rows:
+        cells.setdefault((row.case_id, row.run_id), []).append(row)
+    table = [
+        {
+            "version": version,
+            "cells": [
+                sorted(cells.get((version.case_id, run.pk), []), key=lambda r: r.repeat) for run in runs
+            ],
+        }
+        for version in page.object_list
+    ]
+    return render(
+        request,
+        "experiments/experiment_compare.html",
+        {
+            "team": access.team,
+            "access": access,
+            "nav": "experiments",
+            "experiment": experiment,
+            "runs": [(run, _run_label(run)) for run in runs],
+            "table": table,
+            "page": page,
+            "differ": differ,
+        },
+    )
+
+
+@login_required
+def experiment_export(request: HttpRequest, team_slug: str, code, fmt: str) -> HttpResponse:
+    access, experiment = get_experiment_for_user(request, team_slug, code)
+    if fmt not in ("csv", "jsonl"):
+        raise Http404("Unknown format")
+    generations = (
+        Generation.objects.filter(run__experiment=experiment)
+        .select_related("run__prompt_version__template", "case_version__case")
+        .prefetch_related("scores")
+        .order_by("run_id", "case_version__case__key", "repeat")
+    )
+    rows = (_export_row(experiment, g) for g in generations.iterator(chunk_size=500))
+    filename = f"experiment-{slugify(experiment.name) or 'results'}-{experiment.code.hex[:8]}.{fmt}"
+    if fmt == "jsonl":
+        response = StreamingHttpResponse(exporting.jsonl_lines(rows), content_type="application/x-ndjson")
+    else:
+        names = set()
+        if experiment.snapshot_id:
+            for inputs in TestCaseVersion.objects.filter(snapshots=experiment.snapshot).values_list(
+                "inputs", flat=True
+            ):
+                names.update(inputs)
+        scorer_columns = [(i, c.get("name", "")) for i, c in enumerate(experiment.scorers)]
+        response = StreamingHttpResponse(
+            exporting.csv_lines(rows, sorted(names), scorer_columns), content_type="text/csv; charset=utf-8"
+        )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _export_row(experiment: Experiment, g: Generation) -> exporting.ExportRow:
+    version = g.run.prompt_version
+    return exporting.ExportRow(
+        experiment=experiment.name,
+        run=str(g.run.code),
+        prompt=version.template.name,
+        prompt_version=version.number,
+        model=g.run.model_name,
+        params=g.run.params_label,
+        case=g.case_version.case.key,
+        case_version=g.case_version.number,
+        repeat=g.repeat,
+        inputs=g.case_version.inputs,
+        expected_label=g.case_version.expected_label,
+        expected_output=g.case_version.expected_output,
+        output=g.text,
+        finish_reason=g.finish_reason,
+        error=g.error,
+        tokens_in=g.tokens_in,
+        tokens_out=g.tokens_out,
+        latency_s=g.latency_s,
+        cost=g.cost,
+        weighted_score=g.weighted_score,
+        passed=g.passed,
+        reused=g.reused_from_id is not None,
+        scores=tuple(
+            exporting.ExportScore(
+                s.position, s.scorer, s.scorer_version, s.value, s.passed, s.status, s.rationale
+            )
+            for s in g.scores.all()
+        ),
+    )
