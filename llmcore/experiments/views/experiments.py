@@ -254,7 +254,6 @@ def run_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
         cost=Sum("cost"),
         latency=Avg("latency_s"),
     )
-    run.refresh_from_db(fields=["status", "message", "started", "finished"])
     percent = round(100 * counts["generated"] / run.total) if run.total else 100
     active = run.status in (Status.QUEUED, Status.RUNNING)
     latest = (
