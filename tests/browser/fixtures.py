@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = Path(os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium"))
 # Headless, and no calls home: this machine's network refuses them, and they slow every start.
@@ -45,6 +46,9 @@ def browser(monkeypatch):
             yield browser
         finally:
             browser.close()
+            # Queries made while Playwright's loop runs get connections of their own (Django keeps
+            # connections per async context); left open they stop PostgreSQL dropping the test database.
+            connections.close_all()
 
 
 @pytest.fixture
