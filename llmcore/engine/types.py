@@ -44,6 +44,8 @@ class ModelSpec:
     cost_per_1k_input: float = 0.0
     cost_per_1k_output: float = 0.0
     cost_per_hour: float = 0.0
+    licence: str = ""
+    modality: str = "text"  # text | embedding
 
     @property
     def cache_key(self) -> tuple:
@@ -96,8 +98,12 @@ class TransientBackendError(Exception):
 class Backend(Protocol):
     spec: ModelSpec
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        """One result per request, in order. One bad request fails alone (finish_reason=error)."""
+    def generate(
+        self, requests: list[GenerationRequest], *, batch_size: int | None = None
+    ) -> list[GenerationResult]:
+        """One result per request, in order. One bad request fails alone (finish_reason=error).
+
+        batch_size: sequences generated at once (None: the backend's default)."""
         ...
 
     def memory_bytes(self) -> int:

@@ -1,0 +1,288 @@
+"""A batched prefill/decode kernel for llama-architecture models (SmolLM2, Llama, TinyLlama...).
+
+Why it exists: `generate()` spends most of its time outside the matrix multiplications on CPU, and it
+cannot share a common prompt prefix or refill a finished row. This kernel keeps the same maths as
+transformers' LlamaForCausalLM but
+- fuses q/k/v and gate/up into one matmul each (fewer, larger GEMMs),
+- keeps the residual stream, norms and rotary embedding in float32 even when the weights are bfloat16
+  (bf16 only where oneDNN's AVX-512 BF16 GEMMs pay off), which keeps greedy outputs close to float32,
+- stores every sequence left-aligned in its own cache row ("slot") with its own length: positions are
+  exactly those of an unbatched run, there is no padding inside the cache, and a finished slot can be
+  refilled with a new prompt while the others keep decoding,
+- prefills a prompt prefix shared by all rows (system prompt, few-shot examples) once.
+
+Only what the engine needs: no training, no dropout, no rope scaling variants (those models fall back to
+`generate()`; see `unsupported_reason`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+def unsupported_reason(model) -> str | None:
+    """None when this kernel computes exactly what the model's own forward computes."""
+    config = model.config
+    if getattr(config, "model_type", "") != "llama":
+        return f"model type {getattr(config, 'model_type', '?')!r} is not llama"
+    rope = getattr(config, "rope_parameters", None) or {}
+    if rope.get("rope_type", "default") != "default":
+        return f"rope type {rope.get('rope_type')!r} is not supported"
+    if getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
+        return "biases in attention or MLP are not supported"
+    if getattr(config, "hidden_act", "silu") != "silu":
+        return f"activation {config.hidden_act!r} is not supported"
+    if getattr(config, "pretraining_tp", 1) != 1:
+        return "pretraining_tp > 1 is not supported"
+    if getattr(model, "is_quantized", False) or getattr(model, "hf_quantizer", None) is not None:
+        return "quantized weights are not supported"
+    return None
+
+
+@dataclass
+class _Layer:
+    ln1: torch.Tensor  # float32 [H]
+    w_qkv: torch.Tensor  # [(Hq + 2 Hkv) * D, H]
+    w_o: torch.Tensor  # [H, Hq * D]
+    ln2: torch.Tensor
+    w_gate_up: torch.Tensor  # [2 I, H]
+    w_down: torch.Tensor  # [H, I]
+
+
+class SlotCache:
+    """Key/value cache with one row per sequence; row r holds `lengths[r]` tokens starting at position 0."""
+
+    def __init__(self, n_layers: int, rows: int, n_kv: int, max_len: int, head_dim: int, dtype: torch.dtype):
+        shape = (rows, n_kv, max_len, head_dim)
+        self.k = [torch.zeros(shape, dtype=dtype) for _ in range(n_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype) for _ in range(n_layers)]
+        self.lengths = torch.zeros(rows, dtype=torch.long)
+        self.active = torch.zeros(rows, dtype=torch.bool)
+        self.max_len = max_len
+
+    @property
+    def rows(self) -> int:
+        return self.lengths.shape[0]
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.k + self.v)
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Drops every row not listed (copies the cache once; used when many rows have finished)."""
+        self.k = [t.index_select(0, rows) for t in self.k]
+        self.v = [t.index_select(0, rows) for t in self.v]
+        self.lengths = self.lengths.index_select(0, rows)
+        self.active = self.active.index_select(0, rows)
+
+    def free(self, row: int) -> None:
+        self.lengths[row] = 0
+        self.active[row] = False
+
+    @staticmethod
+    def bytes_per_row(model_config, max_len: int, dtype: torch.dtype) -> int:
+        n_kv = model_config.num_key_value_heads
+        head_dim = getattr(model_config, "head_dim", None) or (
+            model_config.hidden_size // model_config.num_attention_heads
+        )
+        return (
+            2
+            * model_config.num_hidden_layers
+            * n_kv
+            * max_len
+            * head_dim
+            * torch.empty(0, dtype=dtype).element_size()
+        )
+
+
+class LlamaKernel:
+    def __init__(self, model, dtype: torch.dtype):
+        config = model.config
+        self.dtype = dtype
+        self.n_layers = config.num_hidden_layers
+        self.hidden = config.hidden_size
+        self.n_heads = config.num_attention_heads
+        self.n_kv = config.num_key_value_heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        self.group = self.n_heads // self.n_kv
+        self.eps = config.rms_norm_eps
+        self.scale = self.head_dim**-0.5
+        self.vocab_size = config.vocab_size
+        self.max_positions = config.max_position_embeddings
+
+        def w(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().to(dtype).contiguous()
+
+        def f32(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().to(torch.float32).contiguous()
+
+        base = model.model
+        self.embed = w(base.embed_tokens.weight)
+        lm_head = model.lm_head.weight
+        self.lm_head = self.embed if lm_head.data_ptr() == base.embed_tokens.weight.data_ptr() else w(lm_head)
+        self.norm = f32(base.norm.weight)
+        self.layers: list[_Layer] = []
+        for layer in base.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            self.layers.append(
+                _Layer(
+                    ln1=f32(layer.input_layernorm.weight),
+                    w_qkv=w(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])),
+                    w_o=w(attn.o_proj.weight),
+                    ln2=f32(layer.post_attention_layernorm.weight),
+                    w_gate_up=w(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])),
+                    w_down=w(mlp.down_proj.weight),
+                )
+            )
+        theta = config.rope_parameters["rope_theta"]
+        inv_freq = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float) / self.head_dim))
+        positions = torch.arange(self.max_positions, dtype=torch.float)
+        freqs = positions[:, None] * inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        self.cos, self.sin = emb.cos(), emb.sin()  # float32 [max_positions, D]
+
+    def nbytes(self) -> int:
+        tensors = [self.embed, self.norm, self.cos, self.sin]
+        if self.lm_head is not self.embed:
+            tensors.append(self.lm_head)
+        for layer in self.layers:
+            tensors += [layer.ln1, layer.w_qkv, layer.w_o, layer.ln2, layer.w_gate_up, layer.w_down]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def new_cache(self, rows: int, max_len: int) -> SlotCache:
+        return SlotCache(self.n_layers, rows, self.n_kv, max_len, self.head_dim, self.dtype)
+
+    # -- building blocks ----------------------------------------------------------------------------
+
+    def _rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        variance = x.pow(2).mean(-1, keepdim=True)
+        return (weight * (x * torch.rsqrt(variance + self.eps))).to(self.dtype)
+
+    def _rope(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        half = x.shape[-1] // 2
+        rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+        return x * cos + rotated * sin
+
+    def _mlp(self, x: torch.Tensor, layer: _Layer) -> torch.Tensor:
+        h = self._rms(x, layer.ln2)
+        gate, up = F.linear(h, layer.w_gate_up).chunk(2, dim=-1)
+        return F.linear(F.silu(gate) * up, layer.w_down).float()
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(self._rms(x, self.norm), self.lm_head).float()
+
+    # -- prefill --------------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def prefix(self, tokens: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Keys and values ([1, Hkv, P, D] per layer) of a prompt prefix shared by many sequences."""
+        ids = torch.tensor([tokens], dtype=torch.long)
+        kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._prefill(ids, start=0, prefix_kv=None, sink=kv)
+        return kv
+
+    @torch.inference_mode()
+    def prefill(
+        self,
+        cache: SlotCache,
+        slots: torch.Tensor,
+        suffixes: list[list[int]],
+        prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None,
+    ) -> torch.Tensor:
+        """Writes prefix + suffix of each new sequence into its slot; returns next-token logits [n, V].
+
+        Suffixes are right-padded: with a causal mask a real token never attends to the padding after
+        it, so the result is exact; the padded tail of the cache row is masked out by `lengths`.
+        """
+        start = prefix_kv[0][0].shape[2] if prefix_kv else 0
+        n = len(suffixes)
+        width = max(len(s) for s in suffixes)
+        ids = torch.zeros((n, width), dtype=torch.long)
+        for row, suffix in enumerate(suffixes):
+            ids[row, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
+        lengths = torch.tensor([len(s) for s in suffixes], dtype=torch.long)
+        hidden = self._prefill(ids, start, prefix_kv, sink=(cache, slots))
+        cache.lengths[slots] = start + lengths
+        cache.active[slots] = True
+        last = hidden[torch.arange(n), lengths - 1]
+        return self._logits(last)
+
+    def _prefill(self, ids: torch.Tensor, start: int, prefix_kv, sink) -> torch.Tensor:
+        n, width = ids.shape
+        x = F.embedding(ids, self.embed).float()
+        cos = self.cos[start : start + width]
+        sin = self.sin[start : start + width]
+        # Causal within the new tokens, everything visible in the shared prefix.
+        causal = torch.ones((width, width), dtype=torch.bool).tril()
+        mask = torch.cat([torch.ones((width, start), dtype=torch.bool), causal], dim=1) if start else causal
+        q_size, kv_size = self.n_heads * self.head_dim, self.n_kv * self.head_dim
+        for index, layer in enumerate(self.layers):
+            h = self._rms(x, layer.ln1)
+            qkv = F.linear(h, layer.w_qkv).float()
+            q, k, v = qkv.split([q_size, kv_size, kv_size], dim=-1)
+            q = self._rope(q.view(n, width, self.n_heads, self.head_dim).transpose(1, 2), cos, sin)
+            k = self._rope(k.view(n, width, self.n_kv, self.head_dim).transpose(1, 2), cos, sin)
+            v = v.view(n, width, self.n_kv, self.head_dim).transpose(1, 2)
+            q, k, v = q.to(self.dtype), k.to(self.dtype), v.to(self.dtype)
+            if prefix_kv:
+                pk, pv = prefix_kv[index]
+                keys = torch.cat([pk.expand(n, -1, -1, -1), k], dim=2)
+                values = torch.cat([pv.expand(n, -1, -1, -1), v], dim=2)
+            else:
+                keys, values = k, v
+            if isinstance(sink, list):
+                sink.append((k, v))
+            else:
+                cache, slots = sink
+                cache.k[index][slots, :, : start + width] = keys
+                cache.v[index][slots, :, : start + width] = values
+            out = F.scaled_dot_product_attention(
+                q, keys, values, attn_mask=mask, scale=self.scale, enable_gqa=True
+            )
+            out = out.transpose(1, 2).reshape(n, width, q_size)
+            x = x + F.linear(out, layer.w_o).float()
+            x = x + self._mlp(x, layer)
+        return x
+
+    # -- decode ---------------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def decode(self, cache: SlotCache, tokens: torch.Tensor) -> torch.Tensor:
+        """Appends one token to every row of the cache; returns next-token logits [rows, V].
+
+        Free rows (length 0) compute a throwaway token at position 0 and stay free; the caller ignores
+        their logits.
+        """
+        rows = cache.rows
+        positions = cache.lengths
+        span = int(positions.max()) + 1
+        x = F.embedding(tokens, self.embed).float()
+        cos = self.cos[positions][:, None, :]  # [B, 1, D]
+        sin = self.sin[positions][:, None, :]
+        row_index = torch.arange(rows)
+        # [B, 1, 1, span]: a row sees its own tokens and the one being added.
+        visible = (torch.arange(span)[None, :] <= positions[:, None])[:, None, None, :]
+        q_size, kv_size = self.n_heads * self.head_dim, self.n_kv * self.head_dim
+        for index, layer in enumerate(self.layers):
+            h = self._rms(x, layer.ln1)
+            qkv = F.linear(h, layer.w_qkv).float()
+            q, k, v = qkv.split([q_size, kv_size, kv_size], dim=-1)
+            # Queries grouped by their key/value head: [B, Hkv, group, D] (no repeat of the cache).
+            q = self._rope(q.view(rows, self.n_kv, self.group, self.head_dim), cos[:, None], sin[:, None])
+            k = self._rope(k.view(rows, self.n_kv, self.head_dim), cos, sin)
+            k_cache, v_cache = cache.k[index], cache.v[index]
+            k_cache[row_index, :, positions] = k.to(self.dtype)
+            v_cache[row_index, :, positions] = v.view(rows, self.n_kv, self.head_dim).to(self.dtype)
+            out = F.scaled_dot_product_attention(
+                q.to(self.dtype),
+                k_cache[:, :, :span],
+                v_cache[:, :, :span],
+                attn_mask=visible,
+                scale=self.scale,
+            )
+            x = x + F.linear(out.reshape(rows, q_size), layer.w_o).float()
+            x = x + self._mlp(x, layer)
+        cache.lengths = positions + cache.active
+        return self._logits(x)
