@@ -357,3 +357,44 @@ class ExperimentForm(forms.Form):
         self.fields["model_configs"].queryset = (
             ModelConfig.objects.available_models(team, role).filter(modality=Modality.TEXT).order_by("name")
         )
+
+
+# Human review -------------------------------------------------------------------------------------
+
+
+class ReviewForm(forms.Form):
+    assignment = forms.UUIDField(widget=forms.HiddenInput)
+    verdict = forms.ChoiceField(
+        choices=[("accept", "Accept as is"), ("minor_edit", "Minor edit needed"), ("reject", "Reject")],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000)
+
+
+class AssignReviewsForm(forms.Form):
+    reviewers = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
+    per_run = forms.IntegerField(
+        min_value=1,
+        max_value=5000,
+        initial=30,
+        label="Outputs per run",
+        help_text="The first repeat of each case, in case order.",
+    )
+    per_output = forms.TypedChoiceField(
+        choices=[(1, "1 reviewer per output"), (2, "2 reviewers per output (measures agreement)")],
+        coerce=int,
+        initial=2,
+        label="Reviewers per output",
+    )
+
+    def __init__(self, *args, team=None, **kwargs):
+        from django.contrib.auth import get_user_model
+
+        from accounts.models import PORTFOLIO_WRITERS
+
+        super().__init__(*args, **kwargs)
+        self.fields["reviewers"].queryset = (
+            get_user_model()
+            .objects.filter(memberships__team=team, memberships__role__in=list(PORTFOLIO_WRITERS))
+            .order_by("username")
+        )

@@ -410,3 +410,54 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scorer} on {self.generation_id}: {self.value}"
+
+
+# Human review ------------------------------------------------------------------------------------
+
+
+class ReviewVerdict(models.TextChoices):
+    ACCEPT = "accept", "Accept"
+    MINOR_EDIT = "minor_edit", "Minor edit"
+    REJECT = "reject", "Reject"
+
+
+class ReviewAssignment(models.Model):
+    """An output a person is asked to review; two assignments of one output measure agreement."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    generation = models.ForeignKey(Generation, models.CASCADE, related_name="review_assignments")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["generation_id", "reviewer_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "reviewer"], name="reviewassignment_unique"),
+        ]
+        indexes = [
+            # A reviewer's queue: WHERE reviewer = ? (then the experiment's generations).
+            models.Index(fields=["reviewer", "generation"], name="reviewassignment_queue"),
+        ]
+
+
+class HumanReview(models.Model):
+    """A person's verdict on one output: accept as is, accept after a minor edit, or reject."""
+
+    generation = models.ForeignKey(Generation, models.CASCADE, related_name="reviews")
+    # Reviews are evidence: they outlive the reviewer's account.
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
+    verdict = models.CharField(max_length=12, choices=ReviewVerdict.choices)
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["generation_id", "created"]
+        constraints = [
+            # One verdict per person per output; reviewing again replaces it.
+            models.UniqueConstraint(fields=["generation", "reviewer"], name="humanreview_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} on {self.generation_id}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import datasets, experiments, prompts
+from .views import datasets, experiments, prompts, reviews
 
 app_name = "experiments"
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path(
         "experiments/<uuid:code>/export/<str:fmt>/", experiments.experiment_export, name="experiment_export"
     ),
+    path("experiments/<uuid:code>/review/", reviews.review_queue, name="review_queue"),
+    path("experiments/<uuid:code>/reviews/", reviews.review_overview, name="review_overview"),
     path("runs/<uuid:code>/", experiments.run_detail, name="run_detail"),
     path("prompts/", prompts.prompt_list, name="prompt_list"),
     path("prompts/new/", prompts.prompt_create, name="prompt_create"),

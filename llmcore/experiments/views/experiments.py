@@ -13,11 +13,11 @@ from django_htmx.http import HttpResponseStopPolling
 
 from llmcore.services import BudgetExceeded, ModelNotAllowed
 
-from .. import exporting, results, services
+from .. import exporting, results, reviewing, services
 from ..access import get_experiment_for_user, get_experiments_team, get_run_for_user
 from ..estimates import format_duration
 from ..forms import ExperimentForm, ParamSetForm, ParamSetFormSet, ScorerForm, ScorerFormSet
-from ..models import Experiment, Generation, Run, Status, TestCase, TestCaseVersion
+from ..models import Experiment, Generation, HumanReview, Run, Status, TestCase, TestCaseVersion
 
 GENERATIONS_PER_PAGE = 50
 LATEST_OUTPUTS = 8
@@ -172,7 +172,14 @@ def experiment_detail(request: HttpRequest, team_slug: str, code) -> HttpRespons
     context["spec"] = services.grid_spec_of(experiment)
     rows = Generation.objects.filter(run__experiment=experiment).result_rows()
     summaries = results.summarise({run.pk: run.total for run in context["runs"]}, rows)
-    context["matrix"] = [(run, summaries[run.pk]) for run in context["runs"]]
+    verdicts: dict[int, list[str]] = {}
+    for run_id, verdict in HumanReview.objects.filter(generation__run__experiment=experiment).values_list(
+        "generation__run_id", "verdict"
+    ):
+        verdicts.setdefault(run_id, []).append(verdict)
+    context["matrix"] = [
+        (run, summaries[run.pk], reviewing.acceptance(verdicts.get(run.pk, []))) for run in context["runs"]
+    ]
     return render(request, "experiments/experiment_detail.html", context)
 
 

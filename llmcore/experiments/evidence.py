@@ -1,0 +1,48 @@
+"""Evidence of runs for a feasibility verdict, in the shape of opportunities.feasibility's
+FeasibilityEvidence (this app must not import opportunities, so plain dicts with the same keys):
+
+    FeasibilityEvidence(**run_evidence([run.pk, ...]))
+
+Counts: automatically scored outputs with a decided pass/fail, those that passed, and human reviews by
+verdict; cost per 1,000 cases and p95 latency over the runs' error-free outputs. Three queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+
+from llmcore.stats import latency_percentiles
+
+from .models import Generation, HumanReview
+
+
+def run_evidence(run_ids: Iterable[int]) -> dict:
+    run_ids = list(run_ids)
+    generations = Generation.objects.filter(run_id__in=run_ids)
+    totals = generations.aggregate(
+        outputs=Count("id"),
+        scored=Count("id", filter=Q(passed__isnull=False)),
+        passed=Count("id", filter=Q(passed=True)),
+        cost=Sum("cost"),
+    )
+    latencies = generations.filter(error="").values_list("latency_s", flat=True)
+    verdicts = dict(
+        HumanReview.objects.filter(generation__run_id__in=run_ids)
+        .values_list("verdict")
+        .annotate(n=Count("id"))
+        .values_list("verdict", "n")
+    )
+    outputs = totals["outputs"]
+    cost = totals["cost"] or Decimal(0)
+    return {
+        "cases_scored": totals["scored"],
+        "cases_passed": totals["passed"],
+        "reviews_accepted": verdicts.get("accept", 0),
+        "reviews_minor_edit": verdicts.get("minor_edit", 0),
+        "reviews_rejected": verdicts.get("reject", 0),
+        "cost_per_1k_cases": float(cost / outputs * 1000) if outputs else None,
+        "p95_latency_s": latency_percentiles(latencies).p95,
+    }
