@@ -6,7 +6,7 @@ PYTHON311 ?= $(shell command -v python3.11 || command -v python3)
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install browser run test bench lint clean
+.PHONY: install browser run test bench lint screenshots clean
 
 install: $(VENV)/.install-stamp browser
 
@@ -56,6 +56,10 @@ bench: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# README screenshots of the demo team (starts the launcher on a throwaway data folder).
+screenshots: install
+	$(PY) docs/capture_screenshots.py
 
 clean:
 	rm -rf $(VENV) var
