@@ -23,6 +23,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 WEB_READY_TIMEOUT_SECONDS = 60.0
+WORKER_READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -94,6 +95,9 @@ class Launcher:
         self.children: list[Child] = []
         self.redis = None
         self.stopping = False
+        self.worker_name = f"assay-{os.getpid()}"
+        self.worker_ready = False
+        self.queues = ""
 
     def run(self) -> int:
         if not port_is_free(HOST, self.port):
@@ -118,6 +122,7 @@ class Launcher:
                 self._start_children(settings)
             if not self.stopping:
                 self._wait_for_web()
+                self._wait_for_worker()
             if not self.stopping:
                 self._print_banner(settings)
                 return self._supervise()
@@ -185,10 +190,10 @@ class Launcher:
         else:
             web = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", address, "--workers", "2"]
             web += ["--access-logfile", "-"]
-        queues = os.environ.get("ASSAY_WORKER_QUEUES", "default,cpu")
+        queues = self.queues = os.environ.get("ASSAY_WORKER_QUEUES", "default,cpu")
         concurrency = os.environ.get("ASSAY_WORKER_CONCURRENCY", "1")
         worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
-        worker += ["--concurrency", concurrency, "-l", "info", "-n", f"assay-{os.getpid()}@%h"]
+        worker += ["--concurrency", concurrency, "-l", "info", "-n", f"{self.worker_name}@%h"]
         self.children.append(Child("The web server", web, env))
         self.children.append(Child("The Celery worker", worker, env))
 
@@ -201,6 +206,18 @@ class Launcher:
             time.sleep(0.2)
         if not self.stopping:
             raise LaunchError(f"The web server did not answer on {HOST}:{self.port} within 60 s.")
+
+    def _wait_for_worker(self) -> None:
+        """So the banner comes last: the worker answers a broadcast ping once it consumes."""
+        from config.celery import app
+
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
+        while not self.stopping and time.monotonic() < deadline:
+            self._check_children()
+            replies = app.control.ping(timeout=0.5)
+            if any(name.startswith(f"{self.worker_name}@") for reply in replies for name in reply):
+                self.worker_ready = True
+                return
 
     def _check_children(self) -> None:
         for child in self.children:
@@ -216,6 +233,8 @@ class Launcher:
             f"Assay is running at {url}",
             f"Demo login: user demo, password {DEMO_PASSWORD}   (team: {url}t/{DEMO_TEAM_SLUG}/)",
             "Also demo-editor, demo-viewer and demo-auditor, same password.",
+            f"Celery worker: queues {self.queues}"
+            + ("" if self.worker_ready else " (not answering yet: see its log above)"),
             f"Data: {settings.DATA_DIR}",
             "Press Ctrl-C to stop.",
         ]
