@@ -308,6 +308,14 @@ def release_batch(batch_id: int) -> None:
     RunBatch.objects.filter(pk=batch_id, status=Status.RUNNING).update(status=Status.QUEUED)
 
 
+def release_stalled_batches(claimed_before) -> int:
+    """Running batches claimed before this time (their worker presumably died) go back to the queue.
+    If the worker was only slow, both finish: outputs stay one per item, only work is wasted."""
+    return RunBatch.objects.filter(
+        status=Status.RUNNING, claimed__lt=claimed_before, run__status__in=ACTIVE
+    ).update(status=Status.QUEUED)
+
+
 def fail_batch(batch_id: int, message: str) -> None:
     batch = RunBatch.objects.filter(pk=batch_id).first()
     if batch is None:

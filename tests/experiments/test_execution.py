@@ -316,3 +316,24 @@ def test_old_runs_keep_the_case_versions_they_ran_on(team, owner, engine, django
     generation = Generation.objects.get(run__experiment=experiment, case_version__case=case)
     assert generation.case_version.inputs == {"ticket": "Ticket number 1"}
     assert generation.case_version.number == 1
+
+
+def test_stalled_batches_can_be_put_back_and_finished_by_another_worker(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    experiment = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    ((batch_id, _),) = execution.plan_experiment(experiment.pk).batches
+    batch = RunBatch.objects.get(pk=batch_id)
+    execution.claim_batch(batch, redelivered=False, worker="lost")
+    assert execution.release_stalled_batches(timezone.now() - timedelta(minutes=5)) == 0  # claimed just now
+
+    assert execution.release_stalled_batches(timezone.now() + timedelta(seconds=1)) == 1
+    replanned = execution.plan_experiment(experiment.pk)
+
+    assert replanned.batches == [(batch_id, "cpu")]
+    assert execution.generate_batch(batch_id, worker="new").status == "generated"
+    assert experiment.runs.get().status == Status.DONE
