@@ -50,7 +50,7 @@ def is_accepting(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def _die_with_launcher() -> None:
+def die_with_parent() -> None:
     """Runs in each child before exec: if the launcher is killed outright, the child gets SIGTERM."""
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
@@ -68,7 +68,7 @@ class Child:
             stdin=subprocess.DEVNULL,
             # Own process group: Ctrl-C reaches only the launcher, which stops children in order.
             start_new_session=True,
-            preexec_fn=_die_with_launcher,
+            preexec_fn=die_with_parent,
         )
 
     def exited(self) -> int | None:
@@ -150,7 +150,7 @@ class Launcher:
             return
         self.redis = EmbeddedRedis(socket_path, data_dir=settings.DATA_DIR, persist=True)
         try:
-            started = self.redis.start(preexec_fn=_die_with_launcher)
+            started = self.redis.start(preexec_fn=die_with_parent)
         except EmbeddedRedisError as error:
             raise LaunchError(str(error)) from error
         state = "started" if started else "already running, reused"

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from config.run import die_with_parent
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_SECONDS = 90.0  # a worker imports Django and every app's tasks (torch among them)
 DEFAULT_INCLUDE = ("tests.worker_tasks",)
@@ -67,7 +69,7 @@ def celery_broker() -> Iterator[str]:
     else:
         folder = Path(tempfile.mkdtemp(prefix="assay-redis-"))
         server = EmbeddedRedis(folder / "redis.sock", persist=False)
-        server.start()
+        server.start(preexec_fn=die_with_parent)
         url = server.url
     previous = os.environ.get("CELERY_BROKER_URL")
     os.environ["CELERY_BROKER_URL"] = url
@@ -148,6 +150,7 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # no stray workers if pytest itself is killed
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
