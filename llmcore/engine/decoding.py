@@ -70,6 +70,7 @@ def common_prefix(sequences: list[list[int]]) -> int:
     return length
 
 
+@torch.inference_mode()
 def generate_batched(
     kernel: LlamaKernel,
     tokenizer,

@@ -273,10 +273,9 @@ class TransformersBackend:
                 loaded.dtype,
                 batch_size or DEFAULT_ROWS_CPU,
             )
-            with torch.inference_mode():
-                return generate_batched(
-                    loaded.kernel, loaded.tokenizer, items, params, rows=rows, eos_ids=loaded.eos_ids
-                )
+            return generate_batched(
+                loaded.kernel, loaded.tokenizer, items, params, rows=rows, eos_ids=loaded.eos_ids
+            )
         outcomes: list[Outcome | None] = [None] * len(items)
         order = sorted(range(len(items)), key=lambda index: len(items[index].prompt_ids))
         size = batch_size or DEFAULT_BATCH_GENERATE
