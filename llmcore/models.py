@@ -306,6 +306,8 @@ class ModelConfig(models.Model):
             cost_per_1k_input=float(self.cost_per_1k_input),
             cost_per_1k_output=float(self.cost_per_1k_output),
             cost_per_hour=float(self.cost_per_hour),
+            licence=self.licence,
+            modality=self.modality,
         )
 
 
@@ -415,7 +417,8 @@ class InferenceCall(models.Model):
     purpose = models.CharField(max_length=40, blank=True, help_text="e.g. experiment, judge, measure.")
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0))
+    # Local calls cost fractions of a cent (batch time x hourly rate / batch size): keep 10 decimals.
+    cost = models.DecimalField(max_digits=20, decimal_places=10, default=Decimal(0))
     latency_s = models.FloatField(default=0.0)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
     error = models.TextField(blank=True)

@@ -184,7 +184,7 @@ def _log_calls(
             purpose=purpose,
             tokens_in=max(result.tokens_in, 0),
             tokens_out=max(result.tokens_out, 0),
-            cost=Decimal(str(round(result.cost, 6))),
+            cost=Decimal(str(round(result.cost, 10))),
             latency_s=result.latency_s,
             outcome=_OUTCOMES.get(result.finish_reason, Outcome.OK),
             error=result.error,

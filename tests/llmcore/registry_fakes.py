@@ -5,10 +5,7 @@ Real-engine coverage lives with the engine's own tests; here we need fast, predi
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-
+from llmcore.engine import runtime
 from llmcore.engine.types import FinishReason, GenerationResult
 
 
@@ -43,11 +40,5 @@ def install_fake_engine(monkeypatch, generate=echo_generate) -> list:
         calls.append((spec, list(requests), batch_size))
         return generate(spec, requests, batch_size=batch_size)
 
-    try:
-        runtime = importlib.import_module("llmcore.engine.runtime")
-    except ImportError:  # the engine's runtime module is not merged yet
-        runtime = types.ModuleType("llmcore.engine.runtime")
-        monkeypatch.setitem(sys.modules, "llmcore.engine.runtime", runtime)
-        monkeypatch.setattr(importlib.import_module("llmcore.engine"), "runtime", runtime, raising=False)
-    monkeypatch.setattr(runtime, "generate", recording, raising=False)
+    monkeypatch.setattr(runtime, "generate", recording)
     return calls

@@ -124,6 +124,7 @@ def test_to_spec_carries_what_the_engine_needs(team):
     )
     assert (spec.cost_per_1k_input, spec.cost_per_1k_output, spec.context_window) == (0.15, 0.6, 128_000)
     assert (spec.request_timeout_s, spec.max_retries) == (30, 2)
+    assert (spec.licence, spec.modality) == ("", "text")
 
 
 def test_cuda_models_go_to_the_gpu_queue_and_the_rest_to_cpu(db):

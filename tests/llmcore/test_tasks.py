@@ -177,3 +177,18 @@ def test_the_measure_task_stores_figures_in_process(team, monkeypatch):
     figures = tasks.measure_model(model.pk, team.pk)
     model.refresh_from_db()
     assert figures["latency_s"] == model.measured_latency_s == 0.25
+
+
+def test_generate_batch_runs_the_real_engine_on_a_tiny_local_model(team, tiny_model_dir, engine_runtime):
+    model = make_model_config(team, name="Tiny llama", source=str(tiny_model_dir), dtype="float32")
+    params = {"max_new_tokens": 4}
+    requests = [
+        {"key": f"k{i}", "messages": [{"role": "user", "content": text}], "params": params}
+        for i, text in enumerate(["hello there", "the quick brown fox"])
+    ]
+    results = tasks.generate_batch(model.pk, requests, team.pk, None, "experiment")
+    assert [r["key"] for r in results] == ["k0", "k1"]
+    assert all(r["finish_reason"] in ("stop", "length") and r["tokens_in"] > 0 for r in results)
+    logged = list(InferenceCall.objects.order_by("id"))
+    assert [c.outcome for c in logged] == ["ok", "ok"]
+    assert all(c.cost > 0 and c.latency_s > 0 for c in logged)  # local model: hardware-hour rate
