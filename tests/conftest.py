@@ -12,6 +12,7 @@ from tests.factories import make_team, make_user
 from tests.worker_fixtures import (  # noqa: F401
     celery_broker,
     celery_worker_process,
+    close_stray_database_sessions,
     django_db_modify_db_settings,
 )
 

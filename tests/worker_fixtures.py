@@ -283,3 +283,26 @@ def purge_queues(url: str, queues: set[str]) -> None:
         client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_stray_database_sessions(request, django_db_blocker):
+    """PostgreSQL only: before the test database is dropped, end the sessions this test run left open
+    (e.g. connections Django made inside another async context, such as Playwright's sync API), which
+    would otherwise make DROP DATABASE fail."""
+    from django.conf import settings
+
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        yield
+        return
+    request.getfixturevalue("django_db_setup")  # so this teardown runs before the database is dropped
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connection.close()
