@@ -1,13 +1,15 @@
 """A 1,000-case experiment with the default model, end to end through Celery, against the engine alone.
 
-    python bench/experiment.py [--cases 1000] [--max-new-tokens 32] [--batch-items N]
+    python bench/experiment.py [--cases 1000] [--max-new-tokens 32] [--batch-items N] [--rounds 2]
 
 Uses a throwaway SQLite database in a temporary ASSAY_DATA_DIR unless DATABASE_URL is set, and an
 embedded Redis on a socket of its own unless REDIS_URL is set. Starts one real Celery worker process
-(queues default and cpu, concurrency 1), warms it up (the model loads once per process), then times
-the experiment from `start_experiment` until every run is done (`wall_s`). Afterwards, with the worker
-stopped so nothing competes for the CPU, it calls the engine directly on the same rendered prompts
-(`engine_s`, after a warm-up call). `overhead_vs_engine` = wall_s / engine_s; the target is < 1.10.
+(queues default and cpu, concurrency 1) and warms it up (the model loads once per process). Each round
+times a fresh experiment (outputs are not reused) from `start_experiment` until every run is done
+(`wall_s`), then, while the worker idles, calls the engine directly in this process on the same
+rendered prompts in one call, its best configuration (`engine_s`). Rounds alternate so that load from
+elsewhere on the machine hits both; the best of each is kept. `overhead_vs_engine` = wall_s / engine_s;
+the target is < 1.10.
 
 The last line printed is one JSON object with cases, wall_s, tokens_per_s, overhead_vs_engine and the
 figures behind them.
@@ -150,6 +152,13 @@ def _runs(experiment: Experiment) -> str:
     return "\n".join(f"{r.status}: {r.message}" for r in experiment.runs.all())
 
 
+def engine_requests_for(experiment: Experiment, count: int) -> list[GenerationRequest]:
+    version = experiment.prompt_versions.get()
+    params = InferenceParams.from_dict(experiment.param_sets[0]["params"])
+    cases = services.current_versions(experiment.dataset)[:count]
+    return [GenerationRequest(render_prompt(version.content(), c.inputs).messages, params) for c in cases]
+
+
 def engine_requests(experiment: Experiment) -> list[GenerationRequest]:
     run = experiment.runs.get()
     content = run.prompt_version.content()
@@ -163,55 +172,68 @@ def engine_requests(experiment: Experiment) -> list[GenerationRequest]:
     ]
 
 
+def engine_seconds(model, experiment: Experiment) -> tuple[float, int]:
+    from llmcore.engine import runtime
+
+    requests = engine_requests(experiment)
+    started = time.perf_counter()
+    results = runtime.generate(model.to_spec(), requests)
+    return time.perf_counter() - started, sum(r.tokens_out for r in results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--batch-items", type=int, default=execution.BATCH_ITEMS)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="alternate end-to-end and engine runs; keep the best"
+    )
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
     suffix = str(int(time.time()))
-    warm_user, _, warm = build(4, args.max_new_tokens, f"{suffix}-warm")
-    user, model, experiment = build(args.cases, args.max_new_tokens, suffix)
+    warm_user, model, warm = build(4, args.max_new_tokens, f"{suffix}-warm")
+    rounds = [build(args.cases, args.max_new_tokens, f"{suffix}-{i}") for i in range(args.rounds)]
 
+    from llmcore.engine import runtime
+
+    runtime.generate(model.to_spec(), engine_requests_for(warm, 8))  # load the model in this process too
     worker = start_worker(args.batch_items)
+    walls, engines, tokens, engine_tokens, errors = [], [], [], [], []
     try:
         warm_s = run_to_end(warm, warm_user, args.timeout)  # the worker loads the model once
         print(f"worker warm-up (loads the model): {warm_s:.1f} s", file=sys.stderr)
-        wall_s = run_to_end(experiment, user, args.timeout)
+        for user, _, experiment in rounds:
+            walls.append(run_to_end(experiment, user, args.timeout))
+            generations = Generation.objects.filter(run__experiment=experiment)
+            tokens.append(sum(generations.values_list("tokens_out", flat=True)))
+            errors.append(generations.exclude(error="").count())
+            # The worker idles while this process generates: nothing else competes for the CPU.
+            seconds, produced = engine_seconds(model, experiment)
+            engines.append(seconds)
+            engine_tokens.append(produced)
+            print(f"round: end to end {walls[-1]:.1f} s, engine {seconds:.1f} s", file=sys.stderr)
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(30)
 
-    generations = Generation.objects.filter(run__experiment=experiment)
-    tokens_out = sum(generations.values_list("tokens_out", flat=True))
-    errors = generations.exclude(error="").count()
-
-    from llmcore.engine import runtime
-
-    requests = engine_requests(experiment)
-    spec = model.to_spec()
-    runtime.generate(spec, requests[:8])  # warm-up in this process
-    started = time.perf_counter()
-    results = runtime.generate(spec, requests)
-    engine_s = time.perf_counter() - started
-    engine_tokens = sum(r.tokens_out for r in results)
-
+    best = min(range(len(walls)), key=lambda i: walls[i])
+    best_engine = min(range(len(engines)), key=lambda i: engines[i])
     figures = {
         "cases": args.cases,
-        "generations": generations.count(),
-        "errors": errors,
+        "errors": errors[best],
         "max_new_tokens": args.max_new_tokens,
         "batch_items": args.batch_items,
-        "wall_s": round(wall_s, 2),
-        "tokens_out": tokens_out,
-        "tokens_per_s": round(tokens_out / wall_s, 1),
-        "engine_s": round(engine_s, 2),
-        "engine_tokens_out": engine_tokens,
-        "engine_tokens_per_s": round(engine_tokens / engine_s, 1),
-        "overhead_vs_engine": round(wall_s / engine_s, 3),
+        "rounds": args.rounds,
+        "wall_s": round(walls[best], 2),
+        "tokens_out": tokens[best],
+        "tokens_per_s": round(tokens[best] / walls[best], 1),
+        "engine_s": round(engines[best_engine], 2),
+        "engine_tokens_per_s": round(engine_tokens[best_engine] / engines[best_engine], 1),
+        "overhead_vs_engine": round(walls[best] / engines[best_engine], 3),
+        "overhead_per_round": [round(w / e, 3) for w, e in zip(walls, engines, strict=True)],
         "database": os.environ.get("DATABASE_URL", "sqlite").split(":")[0],
     }
     print(json.dumps(figures))

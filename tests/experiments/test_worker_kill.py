@@ -1,5 +1,6 @@
-"""THE proof: a real Celery worker is killed with SIGKILL in the middle of an experiment, another one
-starts, and the experiment completes with exactly one output per run × case × repeat."""
+"""THE proof: a real Celery worker, generating with the real engine on a tiny random model, is killed
+with SIGKILL in the middle of an experiment; another one starts, and the experiment completes with
+exactly one output per run × case × repeat. Each engine call waits 2 s first so the kill lands mid-batch."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ import pytest
 from llmcore.engine.params import InferenceParams
 from llmcore.experiments import services
 from llmcore.experiments.models import Generation, RunBatch, Status
-from tests.experiments.factories import make_dataset, make_experiment, make_model, make_prompt
+from tests.experiments.factories import make_dataset, make_experiment, make_prompt
 
 pytestmark = pytest.mark.worker
 
 VISIBILITY_TIMEOUT_S = 3
 WORKER_ENV = {
-    "ASSAY_TEST_FAKE_ENGINE": "1",
     "ASSAY_TEST_ENGINE_DELAY": "2",
     "ASSAY_TEST_BATCH_ITEMS": "4",
     "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
@@ -34,16 +34,20 @@ def wait_for(condition, timeout: float, what: str, worker=None):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{log}")
 
 
-def test_a_worker_killed_mid_experiment_loses_and_duplicates_nothing(celery_worker_process, team, owner):
+def test_a_worker_killed_mid_experiment_loses_and_duplicates_nothing(
+    celery_worker_process, team, owner, tiny_model
+):
     dataset = make_dataset(team, cases=6, author=owner)
     version = make_prompt(team, dataset=dataset, author=owner).versions.get()
     params = [
         services.ParamSet("greedy", InferenceParams(max_new_tokens=8)),
         services.ParamSet("sampled", InferenceParams(temperature=0.7, seed=3, max_new_tokens=8)),
     ]
-    scorers = [{"name": "contains", "params": {"strings": ["ticket"]}, "threshold": 1.0, "weight": 1.0}]
+    scorers = [
+        {"name": "length_limit", "params": {"unit": "tokens", "max": 8}, "threshold": 1.0, "weight": 1.0}
+    ]
     experiment = make_experiment(
-        team, owner, dataset=dataset, prompts=[version], models=[make_model(team)], param_sets=params,
+        team, owner, dataset=dataset, prompts=[version], models=[tiny_model], param_sets=params,
         repeats=2, scorers=scorers,
     )  # fmt: skip
     worker = celery_worker_process(queues=("default", "cpu"), include=INCLUDE, env=WORKER_ENV)
@@ -100,4 +104,6 @@ def test_a_worker_killed_mid_experiment_loses_and_duplicates_nothing(celery_work
         "every output to be scored",
         worker,
     )
-    assert Generation.objects.filter(run__experiment=experiment, passed=True).count() == 24
+    outputs = Generation.objects.filter(run__experiment=experiment)
+    assert outputs.filter(passed=True).count() == 24  # the real engine kept to max_new_tokens
+    assert not outputs.exclude(error="").exists() and outputs.filter(tokens_out__gt=0).count() == 24

@@ -1,11 +1,18 @@
-"""Loaded by test Celery workers (`--include tests.experiments.worker_engine`): a stand-in engine that
-takes ASSAY_TEST_ENGINE_DELAY seconds per call, so a test can kill the worker mid-batch, and a small
-batch size (ASSAY_TEST_BATCH_ITEMS) so an experiment spans several batches."""
+"""Loaded by test Celery workers (`--include tests.experiments.worker_engine`).
+
+- ASSAY_TEST_ENGINE_DELAY: seconds each engine call waits before generating, so a test can kill the
+  worker in the middle of a batch;
+- ASSAY_TEST_FAKE_ENGINE=1: the stand-in echo engine instead of the real one (no torch);
+- ASSAY_TEST_BATCH_ITEMS: items per batch, so an experiment spans several batches.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import time
+import types
 
 from llmcore.experiments import execution
 from tests.llmcore.registry_fakes import echo_generate
@@ -14,20 +21,22 @@ DELAY_S = float(os.environ.get("ASSAY_TEST_ENGINE_DELAY", "0"))
 execution.BATCH_ITEMS = int(os.environ.get("ASSAY_TEST_BATCH_ITEMS", execution.BATCH_ITEMS))
 
 
-def slow_generate(spec, requests, batch_size=None):
-    time.sleep(DELAY_S)
-    return echo_generate(spec, requests, batch_size)
+def _install() -> None:
+    if os.environ.get("ASSAY_TEST_FAKE_ENGINE") == "1":
+        runtime = types.ModuleType("llmcore.engine.runtime")
+        sys.modules["llmcore.engine.runtime"] = runtime
+        importlib.import_module("llmcore.engine").runtime = runtime
+        generate = echo_generate
+    else:
+        runtime = importlib.import_module("llmcore.engine.runtime")
+        generate = runtime.generate
+
+    def delayed(spec, requests, batch_size=None):
+        time.sleep(DELAY_S)
+        return generate(spec, requests, batch_size=batch_size)
+
+    runtime.generate = delayed
 
 
-if os.environ.get("ASSAY_TEST_FAKE_ENGINE") == "1":
-
-    class _MonkeyPatch:
-        def setitem(self, mapping, key, value):
-            mapping[key] = value
-
-        def setattr(self, target, name, value, raising=True):
-            setattr(target, name, value)
-
-    from tests.llmcore.registry_fakes import install_fake_engine
-
-    install_fake_engine(_MonkeyPatch(), slow_generate)
+if DELAY_S or os.environ.get("ASSAY_TEST_FAKE_ENGINE") == "1":
+    _install()
