@@ -206,7 +206,11 @@ def generate_batch(batch_id: int, *, redelivered: bool = False, worker: str = ""
     try:
         ids = _generate(batch, run)
     except (ModelUnavailable, llm_services.ModelNotAllowed, ModelConfig.DoesNotExist) as exc:
-        message = str(exc) or "The model was deleted before this batch ran."
+        message = (
+            f"The model {run.model_name} was deleted from the registry before this batch ran."
+            if isinstance(exc, ModelConfig.DoesNotExist)
+            else str(exc)
+        )
         fail_run(run.pk, message)
         return BatchOutcome("failed", run_id=run.pk, message=message)
     except SoftTimeLimitExceeded:

@@ -337,3 +337,14 @@ def test_stalled_batches_can_be_put_back_and_finished_by_another_worker(
     assert replanned.batches == [(batch_id, "cpu")]
     assert execution.generate_batch(batch_id, worker="new").status == "generated"
     assert experiment.runs.get().status == Status.DONE
+
+
+def test_a_model_deleted_after_start_fails_its_run_with_a_clear_message(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    experiment = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    experiment.runs.get().model.delete()
+    drive(experiment.pk)
+    run = experiment.runs.get()
+    assert run.status == Status.FAILED
+    assert run.message == "The model Tiny test model was deleted from the registry before this batch ran."
