@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .llama_kernel import LlamaKernel, SlotCache
+from .llama_kernel import LlamaKernel, SlotCache, Step
 from .params import InferenceParams
 from .processors import choose, needs_counts, needs_seen, penalize, warp
 from .types import FinishReason
@@ -79,9 +79,11 @@ def generate_batched(
     *,
     rows: int,
     eos_ids: set[int],
+    kv_budget_bytes: int | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> list[Outcome]:
-    """One Outcome per item, in order. `rows` sequences decode at once (the cache's batch size)."""
+    """One Outcome per item, in order. `rows` sequences decode at once (the cache's batch size), fewer
+    when their key/value cache would not fit in kv_budget_bytes."""
     if not items:
         return []
     outcomes = [Outcome() for _ in items]
@@ -90,15 +92,16 @@ def generate_batched(
     generator.manual_seed(params.seed if params.seed is not None else torch.seed())
 
     prefix_len = common_prefix([item.prompt_ids for item in items])
-    prefix_kv = None
-    if prefix_len >= MIN_SHARED_PREFIX:
-        prefix_kv = kernel.prefix(items[0].prompt_ids[:prefix_len])
-    else:
+    prefix = kernel.prefix(items[0].prompt_ids[:prefix_len]) if prefix_len >= MIN_SHARED_PREFIX else None
+    if prefix is None:
         prefix_len = 0
 
+    max_len = max(len(item.prompt_ids) - prefix_len + item.max_new_tokens for item in items)
     rows = max(1, min(rows, len(items)))
-    max_len = max(len(item.prompt_ids) + item.max_new_tokens for item in items)
-    cache = kernel.new_cache(rows, max_len)
+    if kv_budget_bytes is not None:
+        per_row = SlotCache.bytes_per_row(kernel.config, max_len, kernel.dtype)
+        rows = max(1, min(rows, kv_budget_bytes // max(per_row, 1)))
+    cache = kernel.new_cache(rows, max_len, prefix)
     vocab = kernel.vocab_size
     seen = torch.zeros((rows, vocab), dtype=torch.bool) if needs_seen(params) else None
     counts = torch.zeros((rows, vocab), dtype=torch.float32) if needs_counts(params) else None
@@ -117,15 +120,18 @@ def generate_batched(
         slot_item[slot] = None
         cache.free(slot)
 
-    def accept(slots: torch.Tensor, logits: torch.Tensor) -> None:
+    def accept(slots: torch.Tensor, step: Step) -> None:
         """Chooses the next token of each listed slot and finishes the rows that are done."""
-        scores = penalize(
-            logits,
-            params,
-            seen=None if seen is None else seen[slots],
-            counts=None if counts is None else counts[slots],
-        )
-        chosen = choose(warp(scores, params), params, generator)
+        if params.greedy and seen is None and counts is None:
+            chosen = kernel.greedy(step)
+        else:
+            scores = penalize(
+                step.logits.float(),
+                params,
+                seen=None if seen is None else seen[slots],
+                counts=None if counts is None else counts[slots],
+            )
+            chosen = choose(warp(scores, params), params, generator)
         next_tokens[slots] = chosen
         if seen is not None:
             seen[slots, chosen] = True
@@ -175,10 +181,10 @@ def generate_batched(
                     seen[slot, items[index].prompt_ids] = True
             if counts is not None:
                 counts[slot_tensor] = 0
-            logits = kernel.prefill(
-                cache, slot_tensor, [items[index].prompt_ids[prefix_len:] for index in chunk], prefix_kv
+            step = kernel.prefill(
+                cache, slot_tensor, [items[index].prompt_ids[prefix_len:] for index in chunk]
             )
-            accept(slot_tensor, logits)
+            accept(slot_tensor, step)
 
     def compact() -> None:
         nonlocal seen, counts, next_tokens, slot_item
@@ -202,12 +208,10 @@ def generate_batched(
             continue
         if not pending and cache.rows - live >= max(1, cache.rows // 4):
             compact()
-        logits = kernel.decode(cache, next_tokens)
-        active = torch.tensor([slot for slot, index in enumerate(slot_item) if index is not None])
-        accept(active, logits[active])
+        step = kernel.decode(cache, next_tokens)
+        if live == cache.rows:
+            accept(torch.arange(cache.rows), step)
+        else:
+            active = torch.tensor([slot for slot, index in enumerate(slot_item) if index is not None])
+            accept(active, step.rows(active))
     return outcomes
-
-
-def cache_rows_within(budget_bytes: int, model_config, max_len: int, dtype: torch.dtype, wanted: int) -> int:
-    per_row = SlotCache.bytes_per_row(model_config, max_len, dtype)
-    return max(1, min(wanted, budget_bytes // max(per_row, 1)))

@@ -43,6 +43,18 @@ def unsupported_reason(model) -> str | None:
 
 
 @dataclass
+class Step:
+    """What one forward pass yields for each row: logits in the weights' dtype, and the final normed
+    hidden state in float32 (to re-score candidates exactly)."""
+
+    logits: torch.Tensor  # [rows, V]
+    hidden: torch.Tensor  # [rows, H] float32
+
+    def rows(self, index: torch.Tensor | None) -> Step:
+        return self if index is None else Step(self.logits[index], self.hidden[index])
+
+
+@dataclass
 class _Layer:
     ln1: torch.Tensor  # float32 [H]
     w_qkv: torch.Tensor  # [(Hq + 2 Hkv) * D, H]
@@ -52,20 +64,46 @@ class _Layer:
     w_down: torch.Tensor  # [H, I]
 
 
-class SlotCache:
-    """Key/value cache with one row per sequence; row r holds `lengths[r]` tokens starting at position 0."""
+@dataclass
+class Prefix:
+    """Keys and values of a prompt prefix shared by every sequence of a call, stored once."""
 
-    def __init__(self, n_layers: int, rows: int, n_kv: int, max_len: int, head_dim: int, dtype: torch.dtype):
+    length: int
+    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: [1, Hkv, P, D] each
+
+
+class SlotCache:
+    """Key/value cache with one row per sequence.
+
+    Row r holds the `lengths[r]` tokens of its sequence that follow the shared prefix (if any); the
+    prefix itself is stored once and attended to by every row.
+    """
+
+    def __init__(
+        self,
+        n_layers: int,
+        rows: int,
+        n_kv: int,
+        max_len: int,
+        head_dim: int,
+        dtype: torch.dtype,
+        prefix: Prefix | None = None,
+    ):
         shape = (rows, n_kv, max_len, head_dim)
         self.k = [torch.zeros(shape, dtype=dtype) for _ in range(n_layers)]
         self.v = [torch.zeros(shape, dtype=dtype) for _ in range(n_layers)]
         self.lengths = torch.zeros(rows, dtype=torch.long)
         self.active = torch.zeros(rows, dtype=torch.bool)
         self.max_len = max_len
+        self.prefix = prefix
 
     @property
     def rows(self) -> int:
         return self.lengths.shape[0]
+
+    @property
+    def prefix_len(self) -> int:
+        return self.prefix.length if self.prefix else 0
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.k + self.v)
@@ -87,19 +125,14 @@ class SlotCache:
         head_dim = getattr(model_config, "head_dim", None) or (
             model_config.hidden_size // model_config.num_attention_heads
         )
-        return (
-            2
-            * model_config.num_hidden_layers
-            * n_kv
-            * max_len
-            * head_dim
-            * torch.empty(0, dtype=dtype).element_size()
-        )
+        itemsize = torch.empty(0, dtype=dtype).element_size()
+        return 2 * model_config.num_hidden_layers * n_kv * max_len * head_dim * itemsize
 
 
 class LlamaKernel:
     def __init__(self, model, dtype: torch.dtype):
         config = model.config
+        self.config = config
         self.dtype = dtype
         self.n_layers = config.num_hidden_layers
         self.hidden = config.hidden_size
@@ -151,8 +184,9 @@ class LlamaKernel:
             tensors += [layer.ln1, layer.w_qkv, layer.w_o, layer.ln2, layer.w_gate_up, layer.w_down]
         return sum(t.numel() * t.element_size() for t in tensors)
 
-    def new_cache(self, rows: int, max_len: int) -> SlotCache:
-        return SlotCache(self.n_layers, rows, self.n_kv, max_len, self.head_dim, self.dtype)
+    def new_cache(self, rows: int, max_len: int, prefix: Prefix | None = None) -> SlotCache:
+        """max_len counts the tokens after the shared prefix."""
+        return SlotCache(self.n_layers, rows, self.n_kv, max_len, self.head_dim, self.dtype, prefix)
 
     # -- building blocks ----------------------------------------------------------------------------
 
@@ -170,46 +204,54 @@ class LlamaKernel:
         gate, up = F.linear(h, layer.w_gate_up).chunk(2, dim=-1)
         return F.linear(F.silu(gate) * up, layer.w_down).float()
 
-    def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(self._rms(x, self.norm), self.lm_head).float()
+    def _logits(self, x: torch.Tensor) -> Step:
+        variance = x.pow(2).mean(-1, keepdim=True)
+        hidden = self.norm * (x * torch.rsqrt(variance + self.eps))
+        return Step(F.linear(hidden.to(self.dtype), self.lm_head), hidden)
+
+    def greedy(self, step: Step, candidates: int = 8) -> torch.Tensor:
+        """Argmax of the logits, with the best candidates re-scored in float32 when the weights are not.
+
+        bf16 logits are coarse (steps of 0.06-0.125 at typical magnitudes), so two close tokens can
+        swap; re-scoring the top few from the float32 hidden state picks the one float32 would.
+        """
+        if self.dtype == torch.float32:
+            return step.logits.argmax(dim=-1)
+        top = step.logits.topk(candidates, dim=-1).indices  # [rows, k]
+        weights = self.lm_head[top].float()  # [rows, k, H]
+        exact = torch.bmm(weights, step.hidden.unsqueeze(-1)).squeeze(-1)
+        return top.gather(1, exact.argmax(dim=-1, keepdim=True)).squeeze(1)
 
     # -- prefill --------------------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def prefix(self, tokens: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Keys and values ([1, Hkv, P, D] per layer) of a prompt prefix shared by many sequences."""
+    def prefix(self, tokens: list[int]) -> Prefix:
+        """Prefills a prompt prefix shared by many sequences, once."""
         ids = torch.tensor([tokens], dtype=torch.long)
         kv: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self._prefill(ids, start=0, prefix_kv=None, sink=kv)
-        return kv
+        self._prefill(ids, start=0, prefix=None, sink=kv)
+        return Prefix(len(tokens), kv)
 
     @torch.inference_mode()
-    def prefill(
-        self,
-        cache: SlotCache,
-        slots: torch.Tensor,
-        suffixes: list[list[int]],
-        prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None,
-    ) -> torch.Tensor:
-        """Writes prefix + suffix of each new sequence into its slot; returns next-token logits [n, V].
+    def prefill(self, cache: SlotCache, slots: torch.Tensor, suffixes: list[list[int]]) -> Step:
+        """Writes each new sequence's tokens after the shared prefix into its slot; returns the next-token
+        step for each.
 
         Suffixes are right-padded: with a causal mask a real token never attends to the padding after
         it, so the result is exact; the padded tail of the cache row is masked out by `lengths`.
         """
-        start = prefix_kv[0][0].shape[2] if prefix_kv else 0
         n = len(suffixes)
         width = max(len(s) for s in suffixes)
         ids = torch.zeros((n, width), dtype=torch.long)
         for row, suffix in enumerate(suffixes):
             ids[row, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
         lengths = torch.tensor([len(s) for s in suffixes], dtype=torch.long)
-        hidden = self._prefill(ids, start, prefix_kv, sink=(cache, slots))
-        cache.lengths[slots] = start + lengths
+        hidden = self._prefill(ids, cache.prefix_len, cache.prefix, sink=(cache, slots))
+        cache.lengths[slots] = lengths
         cache.active[slots] = True
-        last = hidden[torch.arange(n), lengths - 1]
-        return self._logits(last)
+        return self._logits(hidden[torch.arange(n), lengths - 1])
 
-    def _prefill(self, ids: torch.Tensor, start: int, prefix_kv, sink) -> torch.Tensor:
+    def _prefill(self, ids: torch.Tensor, start: int, prefix: Prefix | None, sink) -> torch.Tensor:
         n, width = ids.shape
         x = F.embedding(ids, self.embed).float()
         cos = self.cos[start : start + width]
@@ -226,21 +268,17 @@ class LlamaKernel:
             k = self._rope(k.view(n, width, self.n_kv, self.head_dim).transpose(1, 2), cos, sin)
             v = v.view(n, width, self.n_kv, self.head_dim).transpose(1, 2)
             q, k, v = q.to(self.dtype), k.to(self.dtype), v.to(self.dtype)
-            if prefix_kv:
-                pk, pv = prefix_kv[index]
-                keys = torch.cat([pk.expand(n, -1, -1, -1), k], dim=2)
-                values = torch.cat([pv.expand(n, -1, -1, -1), v], dim=2)
-            else:
-                keys, values = k, v
             if isinstance(sink, list):
                 sink.append((k, v))
             else:
                 cache, slots = sink
-                cache.k[index][slots, :, : start + width] = keys
-                cache.v[index][slots, :, : start + width] = values
-            out = F.scaled_dot_product_attention(
-                q, keys, values, attn_mask=mask, scale=self.scale, enable_gqa=True
-            )
+                cache.k[index][slots, :, :width] = k
+                cache.v[index][slots, :, :width] = v
+            if prefix:
+                pk, pv = prefix.kv[index]
+                k = torch.cat([pk.expand(n, -1, -1, -1), k], dim=2)
+                v = torch.cat([pv.expand(n, -1, -1, -1), v], dim=2)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale, enable_gqa=True)
             out = out.transpose(1, 2).reshape(n, width, q_size)
             x = x + F.linear(out, layer.w_o).float()
             x = x + self._mlp(x, layer)
@@ -249,21 +287,24 @@ class LlamaKernel:
     # -- decode ---------------------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def decode(self, cache: SlotCache, tokens: torch.Tensor) -> torch.Tensor:
-        """Appends one token to every row of the cache; returns next-token logits [rows, V].
+    def decode(self, cache: SlotCache, tokens: torch.Tensor) -> Step:
+        """Appends one token to every row of the cache; returns the next-token step for every row.
 
-        Free rows (length 0) compute a throwaway token at position 0 and stay free; the caller ignores
-        their logits.
+        Free rows (length 0) compute a throwaway token and stay free; the caller ignores them.
         """
         rows = cache.rows
-        positions = cache.lengths
-        span = int(positions.max()) + 1
+        own = cache.lengths
+        span = int(own.max()) + 1
+        positions = own + cache.prefix_len
         x = F.embedding(tokens, self.embed).float()
         cos = self.cos[positions][:, None, :]  # [B, 1, D]
         sin = self.sin[positions][:, None, :]
         row_index = torch.arange(rows)
-        # [B, 1, 1, span]: a row sees its own tokens and the one being added.
-        visible = (torch.arange(span)[None, :] <= positions[:, None])[:, None, None, :]
+        # A row sees its own tokens and the one being added: [B, 1, 1, span], additive.
+        hidden_tail = torch.arange(span)[None, :] > own[:, None]
+        mask = torch.zeros((rows, 1, 1, span), dtype=self.dtype).masked_fill(
+            hidden_tail[:, None, None, :], float("-inf")
+        )
         q_size, kv_size = self.n_heads * self.head_dim, self.n_kv * self.head_dim
         for index, layer in enumerate(self.layers):
             h = self._rms(x, layer.ln1)
@@ -273,16 +314,37 @@ class LlamaKernel:
             q = self._rope(q.view(rows, self.n_kv, self.group, self.head_dim), cos[:, None], sin[:, None])
             k = self._rope(k.view(rows, self.n_kv, self.head_dim), cos, sin)
             k_cache, v_cache = cache.k[index], cache.v[index]
-            k_cache[row_index, :, positions] = k.to(self.dtype)
-            v_cache[row_index, :, positions] = v.view(rows, self.n_kv, self.head_dim).to(self.dtype)
-            out = F.scaled_dot_product_attention(
-                q.to(self.dtype),
-                k_cache[:, :, :span],
-                v_cache[:, :, :span],
-                attn_mask=visible,
-                scale=self.scale,
+            k_cache[row_index, :, own] = k.to(self.dtype)
+            v_cache[row_index, :, own] = v.view(rows, self.n_kv, self.head_dim).to(self.dtype)
+            out = self._attend(
+                q.to(self.dtype), k_cache[:, :, :span], v_cache[:, :, :span], mask, cache.prefix, index
             )
-            x = x + F.linear(out.reshape(rows, q_size), layer.w_o).float()
+            x = x + F.linear(out.reshape(rows, q_size).to(self.dtype), layer.w_o).float()
             x = x + self._mlp(x, layer)
-        cache.lengths = positions + cache.active
+        cache.lengths = own + cache.active
         return self._logits(x)
+
+    def _attend(self, q, k, v, mask, prefix: Prefix | None, index: int) -> torch.Tensor:
+        """Attention of each row's grouped queries [B, Hkv, G, D] over the shared prefix and its own tokens.
+
+        The prefix part is one attention over all rows' queries at once (a real GEMM); the two parts
+        are merged with their log-sum-exps, as in cascade / flash-decoding attention.
+        """
+        own, own_lse = _flash(q, k, v, mask, self.scale)
+        if not prefix:
+            return own
+        rows, n_kv, group, dim = q.shape
+        pk, pv = prefix.kv[index]
+        stacked = q.permute(1, 0, 2, 3).reshape(1, n_kv, rows * group, dim)
+        shared, shared_lse = _flash(stacked, pk, pv, None, self.scale)
+        shared = shared.reshape(n_kv, rows, group, dim).permute(1, 0, 2, 3)
+        shared_lse = shared_lse.reshape(n_kv, rows, group).permute(1, 0, 2)
+        top = torch.maximum(own_lse, shared_lse)
+        w_own, w_shared = (own_lse - top).exp(), (shared_lse - top).exp()
+        total = (w_own + w_shared).unsqueeze(-1)
+        return own.float() * (w_own.unsqueeze(-1) / total) + shared.float() * (w_shared.unsqueeze(-1) / total)
+
+
+def _flash(q, k, v, mask, scale) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention output and its log-sum-exp [.., Lq] (float32) from PyTorch's CPU flash kernel."""
+    return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, attn_mask=mask, scale=scale)

@@ -19,7 +19,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from . import conf
-from .decoding import Item, Outcome, TextTracker, cache_rows_within, generate_batched
+from .decoding import Item, Outcome, TextTracker, generate_batched
 from .defaults import resolve_source
 from .llama_kernel import LlamaKernel, unsupported_reason
 from .params import InferenceParams
@@ -265,16 +265,14 @@ class TransformersBackend:
     def _run(self, params: InferenceParams, items: list[Item], batch_size: int | None) -> list[Outcome]:
         loaded = self.loaded
         if loaded.kernel is not None:
-            max_len = max(len(item.prompt_ids) + item.max_new_tokens for item in items)
-            rows = cache_rows_within(
-                conf.kv_cache_budget_bytes(),
-                loaded.config,
-                max_len,
-                loaded.dtype,
-                batch_size or DEFAULT_ROWS_CPU,
-            )
             return generate_batched(
-                loaded.kernel, loaded.tokenizer, items, params, rows=rows, eos_ids=loaded.eos_ids
+                loaded.kernel,
+                loaded.tokenizer,
+                items,
+                params,
+                rows=batch_size or DEFAULT_ROWS_CPU,
+                eos_ids=loaded.eos_ids,
+                kv_budget_bytes=conf.kv_cache_budget_bytes(),
             )
         outcomes: list[Outcome | None] = [None] * len(items)
         order = sorted(range(len(items)), key=lambda index: len(items[index].prompt_ids))

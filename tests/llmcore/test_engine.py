@@ -76,6 +76,17 @@ def test_engine_loop_matches_transformers_generate_on_a_left_padded_batch(fast, 
     assert texts(fast.generate(requests)) == texts(reference.generate(requests))
 
 
+def test_a_shared_system_prompt_is_prefilled_once_with_the_same_result(fast, reference):
+    system = "You answer support tickets for the invoices team. Be brief, polite and precise."
+    params = InferenceParams(max_new_tokens=10)
+    requests = [
+        GenerationRequest.from_prompt(p, params, key=str(i), system=system) for i, p in enumerate(PROMPTS)
+    ]
+    ids = [fast.render(r) for r in requests]
+    assert decoding.common_prefix(ids) > 20
+    assert texts(fast.generate(requests)) == texts(reference.generate(requests))
+
+
 def test_generate_path_batched_equals_one_at_a_time_thanks_to_left_padding(reference):
     requests = requests_for(PROMPTS)
     assert texts(reference.generate(requests)) == texts([reference.generate([r])[0] for r in requests])
