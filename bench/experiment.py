@@ -56,7 +56,7 @@ from llmcore.engine.params import InferenceParams  # noqa: E402
 from llmcore.engine.types import GenerationRequest  # noqa: E402
 from llmcore.experiments import execution, services  # noqa: E402
 from llmcore.experiments.importing import CaseData  # noqa: E402
-from llmcore.experiments.models import Dataset, Experiment, Generation, SnapshotEntry, Status  # noqa: E402
+from llmcore.experiments.models import Dataset, Experiment, Generation, RunBatch, SnapshotEntry, Status  # noqa: E402
 from llmcore.experiments.rendering import PromptContent, render_prompt  # noqa: E402
 from llmcore.experiments.seed import TICKETS  # noqa: E402
 from llmcore.seed import DEFAULT_GENERATOR_NAME, enable_default_models  # noqa: E402
@@ -117,12 +117,12 @@ def build(cases: int, max_new_tokens: int, suffix: str):
     return user, model, services.save_experiment(team, user, spec)
 
 
-def start_worker(batch_items: int) -> subprocess.Popen:
+def start_worker(batch_items: int, pool: str) -> subprocess.Popen:
     env = dict(os.environ, ASSAY_EXPERIMENT_BATCH_ITEMS=str(batch_items), PYTHONUNBUFFERED="1")
     log = open(WORK / "worker.log", "wb")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,cpu", "--concurrency", "1",
-         "-P", "prefork", "-n", f"bench-{os.getpid()}@%h", "-l", "warning",
+         "-P", pool, "-n", f"bench-{os.getpid()}@%h", "-l", "warning",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -172,6 +172,15 @@ def engine_requests(experiment: Experiment) -> list[GenerationRequest]:
     ]
 
 
+def batch_seconds(experiment: Experiment) -> float:
+    return sum(
+        (b.finished - b.claimed).total_seconds()
+        for b in RunBatch.objects.filter(
+            run__experiment=experiment, finished__isnull=False, claimed__isnull=False
+        )
+    )
+
+
 def engine_seconds(model, experiment: Experiment) -> tuple[float, int]:
     from llmcore.engine import runtime
 
@@ -189,6 +198,7 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=2, help="alternate end-to-end and engine runs; keep the best"
     )
+    parser.add_argument("--pool", default="prefork", help="the worker's pool: prefork (as deployed) or solo")
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
 
@@ -200,8 +210,8 @@ def main() -> None:
     from llmcore.engine import runtime
 
     runtime.generate(model.to_spec(), engine_requests_for(warm, 8))  # load the model in this process too
-    worker = start_worker(args.batch_items)
-    walls, engines, tokens, engine_tokens, errors = [], [], [], [], []
+    worker = start_worker(args.batch_items, args.pool)
+    walls, engines, tokens, engine_tokens, errors, in_batches = [], [], [], [], [], []
     try:
         warm_s = run_to_end(warm, warm_user, args.timeout)  # the worker loads the model once
         print(f"worker warm-up (loads the model): {warm_s:.1f} s", file=sys.stderr)
@@ -210,11 +220,16 @@ def main() -> None:
             generations = Generation.objects.filter(run__experiment=experiment)
             tokens.append(sum(generations.values_list("tokens_out", flat=True)))
             errors.append(generations.exclude(error="").count())
+            in_batches.append(batch_seconds(experiment))
             # The worker idles while this process generates: nothing else competes for the CPU.
             seconds, produced = engine_seconds(model, experiment)
             engines.append(seconds)
             engine_tokens.append(produced)
-            print(f"round: end to end {walls[-1]:.1f} s, engine {seconds:.1f} s", file=sys.stderr)
+            print(
+                f"round: end to end {walls[-1]:.1f} s (inside batch tasks {in_batches[-1]:.1f} s), "
+                f"engine alone {seconds:.1f} s",
+                file=sys.stderr,
+            )
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(30)
@@ -234,6 +249,11 @@ def main() -> None:
         "engine_tokens_per_s": round(engine_tokens[best_engine] / engines[best_engine], 1),
         "overhead_vs_engine": round(walls[best] / engines[best_engine], 3),
         "overhead_per_round": [round(w / e, 3) for w, e in zip(walls, engines, strict=True)],
+        # Time spent inside batch tasks (claim to done, engine call included) in the best round: the
+        # rest of wall_s is queueing, planning and polling.
+        "batch_tasks_s": round(in_batches[best], 2),
+        "outside_batches_share": round(1 - in_batches[best] / walls[best], 4),
+        "pool": args.pool,
         "database": os.environ.get("DATABASE_URL", "sqlite").split(":")[0],
     }
     print(json.dumps(figures))
