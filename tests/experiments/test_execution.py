@@ -348,3 +348,48 @@ def test_a_model_deleted_after_start_fails_its_run_with_a_clear_message(
     run = experiment.runs.get()
     assert run.status == Status.FAILED
     assert run.message == "The model Tiny test model was deleted from the registry before this batch ran."
+
+
+def test_an_llm_judge_scores_with_its_own_model_and_unreadable_judgments_stay_unparsed(
+    team, owner, monkeypatch, django_capture_on_commit_callbacks
+):
+    from llmcore.engine.types import FinishReason, GenerationResult
+
+    def generate(spec, requests, batch_size=None):
+        replies = []
+        for request in requests:
+            prompt = request.messages[-1].content
+            if spec.name == "Judge":
+                text = (
+                    "I cannot tell." if "Ticket number 3" in prompt else '{"score": 4, "reason": "on topic"}'
+                )
+            else:
+                text = "billing"
+            replies.append(GenerationResult(request.key, text, FinishReason.STOP, 5, 2, 0.1))
+        return replies
+
+    calls = install_fake_engine(monkeypatch, generate)
+    judge = make_model(team, "Judge")
+    scorers = [
+        {
+            "name": "llm_judge",
+            "params": {"rubric": "Names the right topic.", "judge_model": "Judge"},
+            "threshold": 0.75,
+            "weight": 1,
+        }
+    ]
+    experiment = start(
+        make_experiment(team, owner, scorers=scorers), owner, django_capture_on_commit_callbacks
+    )
+    assert execution.scoring_queue(experiment) == judge.queue == "cpu"
+    drive(experiment.pk)
+
+    assert [spec.name for spec, _, _ in calls] == ["Tiny test model", "Judge"]
+    scores = {
+        s.generation.case_version.case.key: s
+        for s in Score.objects.select_related("generation__case_version__case")
+    }
+    assert (scores["T-001"].value, scores["T-001"].passed, scores["T-001"].status) == (0.75, True, "scored")
+    assert scores["T-003"].status == "unparsed" and scores["T-003"].value is None
+    assert Generation.objects.get(case_version__case__key="T-003").passed is None
+    assert InferenceCall.objects.filter(purpose="judge").count() == 3
