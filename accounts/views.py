@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,9 +29,12 @@ class LoginView(auth_views.LoginView):
         username = request.POST.get("username", "")
         address = _client_address(request)
         if ratelimit.is_limited(username, address):
-            form = self.get_form()
-            form.add_error(None, "Too many failed sign-ins. Wait a few minutes and try again.")
-            response = self.form_invalid(form)
+            # An unbound form: never authenticate while limited, so the answer is the same whether
+            # the password was right or wrong.
+            form = AuthenticationForm(request, initial={"username": username})
+            response = self.render_to_response(
+                self.get_context_data(form=form, rate_limited=True)
+            )
             response.status_code = 429
             return response
         response = super().post(request, *args, **kwargs)

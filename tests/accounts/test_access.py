@@ -60,3 +60,15 @@ def test_sign_in_is_rate_limited_after_repeated_failures(client, viewer, attempt
 def test_pages_send_a_content_security_policy(viewer_client, team):
     response = viewer_client.get(reverse("team_home", args=[team.slug]))
     assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_a_rate_limited_sign_in_answers_the_same_for_right_and_wrong_passwords(client, viewer):
+    for _ in range(5):
+        client.post(reverse("login"), {"username": "victor", "password": "wrong"})
+    right = client.post(reverse("login"), {"username": "victor", "password": "pw"})
+    wrong = client.post(reverse("login"), {"username": "victor", "password": "nope"})
+    assert right.status_code == wrong.status_code == 429
+    assert "Please enter a correct" not in wrong.content.decode()
+    assert right.content.decode().replace(right.wsgi_request.META.get("CSRF_COOKIE", ""), "").count(
+        "errorlist"
+    ) == wrong.content.decode().count("errorlist")
