@@ -99,7 +99,7 @@ def generate_batched(
     max_len = max(len(item.prompt_ids) - prefix_len + item.max_new_tokens for item in items)
     rows = max(1, min(rows, len(items)))
     if kv_budget_bytes is not None:
-        per_row = SlotCache.bytes_per_row(kernel.config, max_len, kernel.dtype)
+        per_row = SlotCache.bytes_per_row(kernel.config, max_len)
         rows = max(1, min(rows, kv_budget_bytes // max(per_row, 1)))
     cache = kernel.new_cache(rows, max_len, prefix)
     vocab = kernel.vocab_size

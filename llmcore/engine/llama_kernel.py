@@ -57,11 +57,11 @@ class Step:
 @dataclass
 class _Layer:
     ln1: torch.Tensor  # float32 [H]
-    w_qkv: torch.Tensor  # [(Hq + 2 Hkv) * D, H]
-    w_o: torch.Tensor  # [H, Hq * D]
+    qkv: torch.Tensor  # [(Hq + 2 Hkv) * D, H], possibly pre-packed for oneDNN
+    o: torch.Tensor  # [H, Hq * D]
     ln2: torch.Tensor
-    w_gate_up: torch.Tensor  # [2 I, H]
-    w_down: torch.Tensor  # [H, I]
+    gate_up: torch.Tensor  # [2 I, H]
+    down: torch.Tensor  # [H, I]
 
 
 @dataclass
@@ -120,7 +120,7 @@ class SlotCache:
         self.active[row] = False
 
     @staticmethod
-    def bytes_per_row(model_config, max_len: int, dtype: torch.dtype) -> int:
+    def bytes_per_row(model_config, max_len: int, dtype: torch.dtype = torch.float32) -> int:
         n_kv = model_config.num_key_value_heads
         head_dim = getattr(model_config, "head_dim", None) or (
             model_config.hidden_size // model_config.num_attention_heads
@@ -156,17 +156,22 @@ class LlamaKernel:
         lm_head = model.lm_head.weight
         self.lm_head = self.embed if lm_head.data_ptr() == base.embed_tokens.weight.data_ptr() else w(lm_head)
         self.norm = f32(base.norm.weight)
+        # bf16 weights are re-laid out once for oneDNN's AVX-512 BF16 kernels ("prepacked"), which
+        # otherwise repack every weight on every call; float32 stays plain (MKL sgemm).
+        self.packed = dtype == torch.bfloat16 and _can_prepack()
+        pack = _prepack if self.packed else (lambda t: t)
+        self.lm_head_packed = pack(self.lm_head)
         self.layers: list[_Layer] = []
         for layer in base.layers:
             attn, mlp = layer.self_attn, layer.mlp
             self.layers.append(
                 _Layer(
                     ln1=f32(layer.input_layernorm.weight),
-                    w_qkv=w(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])),
-                    w_o=w(attn.o_proj.weight),
+                    qkv=pack(w(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]))),
+                    o=pack(w(attn.o_proj.weight)),
                     ln2=f32(layer.post_attention_layernorm.weight),
-                    w_gate_up=w(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])),
-                    w_down=w(mlp.down_proj.weight),
+                    gate_up=pack(w(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]))),
+                    down=pack(w(mlp.down_proj.weight)),
                 )
             )
         theta = config.rope_parameters["rope_theta"]
@@ -174,40 +179,50 @@ class LlamaKernel:
         positions = torch.arange(self.max_positions, dtype=torch.float)
         freqs = positions[:, None] * inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
-        self.cos, self.sin = emb.cos(), emb.sin()  # float32 [max_positions, D]
+        self.cos = emb.cos()  # float32 [max_positions, D]
+        half = self.head_dim // 2
+        self.sin = torch.cat([-emb.sin()[:, :half], emb.sin()[:, half:]], dim=-1)  # signed for _rope
 
     def nbytes(self) -> int:
         tensors = [self.embed, self.norm, self.cos, self.sin]
         if self.lm_head is not self.embed:
             tensors.append(self.lm_head)
+        total = sum(t.numel() * t.element_size() for t in tensors)
+        # Pre-packed weights are opaque oneDNN tensors: count them by their logical size.
+        itemsize = torch.empty(0, dtype=self.dtype).element_size()
+        logical = [self.lm_head_packed] if self.packed else []
         for layer in self.layers:
-            tensors += [layer.ln1, layer.w_qkv, layer.w_o, layer.ln2, layer.w_gate_up, layer.w_down]
-        return sum(t.numel() * t.element_size() for t in tensors)
+            total += (layer.ln1.numel() + layer.ln2.numel()) * 4
+            logical += [layer.qkv, layer.o, layer.gate_up, layer.down]
+        return total + sum(t.numel() for t in logical) * itemsize
 
     def new_cache(self, rows: int, max_len: int, prefix: Prefix | None = None) -> SlotCache:
         """max_len counts the tokens after the shared prefix."""
-        return SlotCache(self.n_layers, rows, self.n_kv, max_len, self.head_dim, self.dtype, prefix)
+        return SlotCache(self.n_layers, rows, self.n_kv, max_len, self.head_dim, torch.float32, prefix)
 
     # -- building blocks ----------------------------------------------------------------------------
 
+    def _linear(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            return torch.ops.mkldnn._linear_pointwise(x, weight, None, "none", [], "")
+        return F.linear(x, weight)
+
     def _rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        variance = x.pow(2).mean(-1, keepdim=True)
-        return (weight * (x * torch.rsqrt(variance + self.eps))).to(self.dtype)
+        return F.rms_norm(x, (self.hidden,), weight, self.eps).to(self.dtype)
 
-    def _rope(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        half = x.shape[-1] // 2
-        rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-        return x * cos + rotated * sin
+    def _rope(self, x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+        # x * cos + rotate_half(x) * sin, with rotate_half(x) * sin == roll(x, D/2) * [-sin, sin].
+        return torch.addcmul(x * cos, x.roll(self.head_dim // 2, dims=-1), signed_sin)
 
-    def _mlp(self, x: torch.Tensor, layer: _Layer) -> torch.Tensor:
-        h = self._rms(x, layer.ln2)
-        gate, up = F.linear(h, layer.w_gate_up).chunk(2, dim=-1)
-        return F.linear(F.silu(gate) * up, layer.w_down).float()
+    def _mlp_into(self, x: torch.Tensor, layer: _Layer) -> None:
+        """x += MLP(norm(x)), in place."""
+        gate, up = self._linear(self._rms(x, layer.ln2), layer.gate_up).chunk(2, dim=-1)
+        x.add_(self._linear(F.silu(gate).mul_(up), layer.down))
 
     def _logits(self, x: torch.Tensor) -> Step:
         variance = x.pow(2).mean(-1, keepdim=True)
         hidden = self.norm * (x * torch.rsqrt(variance + self.eps))
-        return Step(F.linear(hidden.to(self.dtype), self.lm_head), hidden)
+        return Step(self._linear(hidden.to(self.dtype), self.lm_head_packed), hidden)
 
     def greedy(self, step: Step, candidates: int = 8) -> torch.Tensor:
         """Argmax of the logits, with the best candidates re-scored in float32 when the weights are not.
@@ -260,16 +275,15 @@ class LlamaKernel:
         causal = torch.ones((width, width), dtype=torch.bool).tril()
         mask = torch.cat([torch.ones((width, start), dtype=torch.bool), causal], dim=1) if start else causal
         q_size, kv_size = self.n_heads * self.head_dim, self.n_kv * self.head_dim
+        heads = self.n_heads + self.n_kv
         for index, layer in enumerate(self.layers):
-            h = self._rms(x, layer.ln1)
-            qkv = F.linear(h, layer.w_qkv).float()
-            q, k, v = qkv.split([q_size, kv_size, kv_size], dim=-1)
-            q = self._rope(q.view(n, width, self.n_heads, self.head_dim).transpose(1, 2), cos, sin)
-            k = self._rope(k.view(n, width, self.n_kv, self.head_dim).transpose(1, 2), cos, sin)
-            v = v.view(n, width, self.n_kv, self.head_dim).transpose(1, 2)
-            q, k, v = q.to(self.dtype), k.to(self.dtype), v.to(self.dtype)
+            qkv = self._linear(self._rms(x, layer.ln1), layer.qkv)
+            qk = qkv[..., : q_size + kv_size].float().view(n, width, heads, self.head_dim).transpose(1, 2)
+            qk = self._rope(qk, cos, sin)
+            q, k = qk[:, : self.n_heads], qk[:, self.n_heads :]
+            v = qkv[..., q_size + kv_size :].float().view(n, width, self.n_kv, self.head_dim).transpose(1, 2)
             if isinstance(sink, list):
-                sink.append((k, v))
+                sink.append((k.contiguous(), v.contiguous()))
             else:
                 cache, slots = sink
                 cache.k[index][slots, :, :width] = k
@@ -279,9 +293,8 @@ class LlamaKernel:
                 k = torch.cat([pk.expand(n, -1, -1, -1), k], dim=2)
                 v = torch.cat([pv.expand(n, -1, -1, -1), v], dim=2)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale, enable_gqa=True)
-            out = out.transpose(1, 2).reshape(n, width, q_size)
-            x = x + F.linear(out, layer.w_o).float()
-            x = x + self._mlp(x, layer)
+            x.add_(self._linear(out.transpose(1, 2).reshape(n, width, q_size).to(self.dtype), layer.o))
+            self._mlp_into(x, layer)
         return x
 
     # -- decode ---------------------------------------------------------------------------------------
@@ -302,49 +315,58 @@ class LlamaKernel:
         row_index = torch.arange(rows)
         # A row sees its own tokens and the one being added: [B, 1, 1, span], additive.
         hidden_tail = torch.arange(span)[None, :] > own[:, None]
-        mask = torch.zeros((rows, 1, 1, span), dtype=self.dtype).masked_fill(
+        mask = torch.zeros((rows, 1, 1, span), dtype=torch.float32).masked_fill(
             hidden_tail[:, None, None, :], float("-inf")
         )
         q_size, kv_size = self.n_heads * self.head_dim, self.n_kv * self.head_dim
+        heads = self.n_heads + self.n_kv
         for index, layer in enumerate(self.layers):
-            h = self._rms(x, layer.ln1)
-            qkv = F.linear(h, layer.w_qkv).float()
-            q, k, v = qkv.split([q_size, kv_size, kv_size], dim=-1)
+            qkv = self._linear(self._rms(x, layer.ln1), layer.qkv)
+            qk = self._rope(qkv[:, : q_size + kv_size].float().view(rows, heads, self.head_dim), cos, sin)
             # Queries grouped by their key/value head: [B, Hkv, group, D] (no repeat of the cache).
-            q = self._rope(q.view(rows, self.n_kv, self.group, self.head_dim), cos[:, None], sin[:, None])
-            k = self._rope(k.view(rows, self.n_kv, self.head_dim), cos, sin)
+            q = qk[:, : self.n_heads].view(rows, self.n_kv, self.group, self.head_dim)
             k_cache, v_cache = cache.k[index], cache.v[index]
-            k_cache[row_index, :, own] = k.to(self.dtype)
-            v_cache[row_index, :, own] = v.view(rows, self.n_kv, self.head_dim).to(self.dtype)
-            out = self._attend(
-                q.to(self.dtype), k_cache[:, :, :span], v_cache[:, :, :span], mask, cache.prefix, index
+            k_cache[row_index, :, own] = qk[:, self.n_heads :]
+            v_cache[row_index, :, own] = (
+                qkv[:, q_size + kv_size :].view(rows, self.n_kv, self.head_dim).float()
             )
-            x = x + F.linear(out.reshape(rows, q_size).to(self.dtype), layer.w_o).float()
-            x = x + self._mlp(x, layer)
+            out = self._attend(q, k_cache[:, :, :span], v_cache[:, :, :span], mask, cache.prefix, index)
+            x.add_(self._linear(out.reshape(rows, q_size).to(self.dtype), layer.o))
+            self._mlp_into(x, layer)
         cache.lengths = own + cache.active
         return self._logits(x)
 
     def _attend(self, q, k, v, mask, prefix: Prefix | None, index: int) -> torch.Tensor:
-        """Attention of each row's grouped queries [B, Hkv, G, D] over the shared prefix and its own tokens.
+        """Attention of each row's grouped queries [B, Hkv, G, D] over the shared prefix and its own
+        tokens, in float32 (the cache is float32: at these sizes float32 batched GEMMs beat bf16 ones).
 
-        The prefix part is one attention over all rows' queries at once (a real GEMM); the two parts
-        are merged with their log-sum-exps, as in cascade / flash-decoding attention.
+        The prefix part is one GEMM per key/value head over every row's queries at once; its scores
+        join the row's own scores in one softmax (cascade attention).
         """
-        own, own_lse = _flash(q, k, v, mask, self.scale)
-        if not prefix:
-            return own
         rows, n_kv, group, dim = q.shape
-        pk, pv = prefix.kv[index]
-        stacked = q.permute(1, 0, 2, 3).reshape(1, n_kv, rows * group, dim)
-        shared, shared_lse = _flash(stacked, pk, pv, None, self.scale)
-        shared = shared.reshape(n_kv, rows, group, dim).permute(1, 0, 2, 3)
-        shared_lse = shared_lse.reshape(n_kv, rows, group).permute(1, 0, 2)
-        top = torch.maximum(own_lse, shared_lse)
-        w_own, w_shared = (own_lse - top).exp(), (shared_lse - top).exp()
-        total = (w_own + w_shared).unsqueeze(-1)
-        return own.float() * (w_own.unsqueeze(-1) / total) + shared.float() * (w_shared.unsqueeze(-1) / total)
+        scores = torch.matmul(q, k.transpose(-1, -2)).mul_(self.scale).add_(mask)  # [B, Hkv, G, span]
+        if not prefix:
+            return torch.matmul(scores.softmax(dim=-1), v)
+        pk, pv = prefix.kv[index]  # [1, Hkv, P, D]
+        stacked = q.permute(1, 0, 2, 3).reshape(n_kv, rows * group, dim)
+        shared = torch.matmul(stacked, pk[0].transpose(-1, -2)).mul_(self.scale)  # [Hkv, B*G, P]
+        length = shared.shape[-1]
+        shared = shared.view(n_kv, rows, group, length).permute(1, 0, 2, 3)
+        probs = torch.cat([shared, scores], dim=-1).softmax(dim=-1)
+        shared_probs = probs[..., :length].permute(1, 0, 2, 3).reshape(n_kv, rows * group, length)
+        out = torch.matmul(probs[..., length:], v)
+        shared_out = torch.matmul(shared_probs, pv[0]).view(n_kv, rows, group, dim).permute(1, 0, 2, 3)
+        return out.add_(shared_out)
 
 
-def _flash(q, k, v, mask, scale) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention output and its log-sum-exp [.., Lq] (float32) from PyTorch's CPU flash kernel."""
-    return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, attn_mask=mask, scale=scale)
+def _can_prepack() -> bool:
+    try:
+        torch.ops.mkldnn._reorder_linear_weight  # noqa: B018
+        torch.ops.mkldnn._linear_pointwise  # noqa: B018
+    except (AttributeError, RuntimeError):
+        return False
+    return torch.backends.mkldnn.is_available()
+
+
+def _prepack(weight: torch.Tensor, rows_hint: int = 128) -> torch.Tensor:
+    return torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint)

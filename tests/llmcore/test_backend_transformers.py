@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from llmcore.engine import local
-from llmcore.engine.types import BackendKind, ModelSpec, ModelUnavailable
+from llmcore.engine.types import BackendKind, GenerationRequest, ModelSpec, ModelUnavailable
 
 
 def spec(**changes) -> ModelSpec:
@@ -79,20 +79,35 @@ def test_a_local_folder_loads_in_the_requested_dtype(tiny_model_dir):
     assert loaded.eos_ids == {loaded.tokenizer.eos_token_id}
 
 
-def test_bfloat16_decoding_gives_output_close_to_float32(tiny_model_dir):
-    from llmcore.engine.params import InferenceParams
-    from llmcore.engine.types import GenerationRequest
+def test_bfloat16_logits_stay_close_to_float32(tiny_model_dir):
+    import torch
 
-    requests = [
-        GenerationRequest.from_prompt(p, InferenceParams(max_new_tokens=6)) for p in ("Hello", "refunds?")
-    ]
-    texts = {}
+    logits = {}
     for dtype in ("float32", "bfloat16"):
         s = spec(source=str(tiny_model_dir), dtype=dtype)
-        texts[dtype] = [
-            r.text
-            for r in local.TransformersBackend(s, local.load_pretrained(str(tiny_model_dir), s)).generate(
-                requests
+        loaded = local.load_pretrained(str(tiny_model_dir), s)
+        ids = local.TransformersBackend(s, loaded).render(
+            __import__("llmcore.engine.types", fromlist=["GenerationRequest"]).GenerationRequest.from_prompt(
+                "Hello"
             )
-        ]
-    assert texts["bfloat16"] == texts["float32"]
+        )
+        cache = loaded.kernel.new_cache(1, len(ids) + 1)
+        logits[dtype] = loaded.kernel.prefill(cache, torch.tensor([0]), [ids]).logits.float()
+    spread = logits["float32"].max() - logits["float32"].min()
+    assert (logits["bfloat16"] - logits["float32"]).abs().max() < 0.02 * spread
+
+
+def test_greedy_rescoring_breaks_bf16_ties_with_float32_scores(tiny_model_dir):
+    import torch
+
+    from llmcore.engine.llama_kernel import Step
+
+    s = spec(source=str(tiny_model_dir), dtype="bfloat16")
+    kernel = local.load_pretrained(str(tiny_model_dir), s).kernel
+    hidden = torch.randn(1, kernel.hidden)
+    exact = hidden @ kernel.lm_head.float().T
+    best = int(exact.argmax())
+    runner_up = int(exact.topk(2).indices[0, 1])
+    coarse = exact.to(torch.bfloat16)
+    coarse[0, runner_up] = coarse[0, best] + 0.5  # the coarse logits now favour the wrong token
+    assert int(kernel.greedy(Step(coarse, hidden))) == best
