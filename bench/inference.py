@@ -48,7 +48,6 @@ import dataclasses
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -151,7 +150,10 @@ def sequential_run(texts: list[str], folder: Path) -> dict:
     with torch.inference_mode():
         for text in texts:
             ids = tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+                [{"role": "user", "content": text}],
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
             )
             start = time.perf_counter()
             output = model.generate(**ids, max_new_tokens=NEW_TOKENS, do_sample=False)
@@ -169,14 +171,20 @@ def generate_batched_run(texts: list[str], folder: Path, dtype: torch.dtype, bat
     tokenizer = AutoTokenizer.from_pretrained(folder, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
     rendered = [
-        tokenizer.apply_chat_template([{"role": "user", "content": t}], add_generation_prompt=True, tokenize=False)
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": t}], add_generation_prompt=True, tokenize=False
+        )
         for t in texts
     ]
     tokens, start = 0, time.perf_counter()
     with torch.inference_mode():
         for offset in range(0, len(rendered), batch):
-            enc = tokenizer(rendered[offset : offset + batch], return_tensors="pt", padding=True, add_special_tokens=False)
-            out = model.generate(**enc, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+            enc = tokenizer(
+                rendered[offset : offset + batch], return_tensors="pt", padding=True, add_special_tokens=False
+            )
+            out = model.generate(
+                **enc, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id
+            )
             generated = out[:, enc["input_ids"].shape[1] :]
             tokens += int((generated != tokenizer.pad_token_id).sum()) + int(
                 (generated == tokenizer.pad_token_id).any(dim=1).sum()
@@ -202,7 +210,9 @@ def main() -> None:
     from llmcore.engine.gguf import converted_folder, gguf_path
 
     folder = converted_folder(gguf_path(folder_spec))
-    log(f"model folder: {folder}; {len(texts)} prompts x {NEW_TOKENS} new tokens; threads {torch.get_num_threads()}")
+    log(
+        f"model folder: {folder}; {len(texts)} prompts x {NEW_TOKENS} new tokens; threads {torch.get_num_threads()}"
+    )
 
     peak = matmul_peak_gflops()
     parameters = DEFAULT_GENERATOR.parameter_count
@@ -210,10 +220,14 @@ def main() -> None:
     log(f"bf16 matmul peak {peak:.0f} GFLOP/s -> compute bound {compute_bound:.0f} tokens/s")
 
     bf16 = engine_run(texts, "bfloat16", args.rows)
-    log(f"engine bfloat16: {bf16['tokens_per_s']:.0f} tokens/s ({bf16['tokens']} tokens in {bf16['seconds']:.2f} s)")
+    log(
+        f"engine bfloat16: {bf16['tokens_per_s']:.0f} tokens/s ({bf16['tokens']} tokens in {bf16['seconds']:.2f} s)"
+    )
     runtime.unload_all()
     fp32 = engine_run(texts, "float32", args.rows)
-    log(f"engine float32: {fp32['tokens_per_s']:.0f} tokens/s ({fp32['tokens']} tokens in {fp32['seconds']:.2f} s)")
+    log(
+        f"engine float32: {fp32['tokens_per_s']:.0f} tokens/s ({fp32['tokens']} tokens in {fp32['seconds']:.2f} s)"
+    )
     runtime.unload_all()
 
     reference_count = 16 if args.quick else len(texts)
@@ -252,20 +266,29 @@ def main() -> None:
     }
     if args.ablations:
         ablations = {}
-        for name, dtype, batch in (("generate_batch64_float32", torch.float32, 64), ("generate_batch64_bfloat16", torch.bfloat16, 64)):
+        for name, dtype, batch in (
+            ("generate_batch64_float32", torch.float32, 64),
+            ("generate_batch64_bfloat16", torch.bfloat16, 64),
+        ):
             ablations[name] = round(generate_batched_run(texts, folder, dtype, batch), 1)
             log(f"{name}: {ablations[name]} tokens/s")
         from llmcore.engine import decoding
 
         saved = decoding.MIN_SHARED_PREFIX
         decoding.MIN_SHARED_PREFIX = 10**9
-        ablations["engine_bfloat16_no_shared_prefix"] = round(engine_run(texts, "bfloat16", args.rows, repeats=1)["tokens_per_s"], 1)
+        ablations["engine_bfloat16_no_shared_prefix"] = round(
+            engine_run(texts, "bfloat16", args.rows, repeats=1)["tokens_per_s"], 1
+        )
         decoding.MIN_SHARED_PREFIX = saved
-        ablations["engine_bfloat16_64_rows"] = round(engine_run(texts, "bfloat16", 64, repeats=1)["tokens_per_s"], 1)
+        ablations["engine_bfloat16_64_rows"] = round(
+            engine_run(texts, "bfloat16", 64, repeats=1)["tokens_per_s"], 1
+        )
         for name in list(ablations)[2:]:
             log(f"{name}: {ablations[name]} tokens/s")
         report["ablations_tokens_per_s"] = ablations
-    report["note"] = "tokens/s = generated tokens / wall time of one call, prompt processing included; cores shared with other work"
+    report["note"] = (
+        "tokens/s = generated tokens / wall time of one call, prompt processing included; cores shared with other work"
+    )
     print(json.dumps(report))
 
 

@@ -86,11 +86,7 @@ def test_bfloat16_logits_stay_close_to_float32(tiny_model_dir):
     for dtype in ("float32", "bfloat16"):
         s = spec(source=str(tiny_model_dir), dtype=dtype)
         loaded = local.load_pretrained(str(tiny_model_dir), s)
-        ids = local.TransformersBackend(s, loaded).render(
-            __import__("llmcore.engine.types", fromlist=["GenerationRequest"]).GenerationRequest.from_prompt(
-                "Hello"
-            )
-        )
+        ids = local.TransformersBackend(s, loaded).render(GenerationRequest.from_prompt("Hello"))
         cache = loaded.kernel.new_cache(1, len(ids) + 1)
         logits[dtype] = loaded.kernel.prefill(cache, torch.tensor([0]), [ids]).logits.float()
     spread = logits["float32"].max() - logits["float32"].min()
