@@ -95,6 +95,20 @@ class JobForm(forms.ModelForm):
         return title
 
 
+class JobRowForm(JobForm):
+    """The fields that fit in a row of the job list (edited inline); the description keeps its value."""
+
+    class Meta(JobForm.Meta):
+        fields = ["title", "headcount", "hourly_cost"]
+
+    def __init__(self, *args, team: Team, html_form: str | None = None, **kwargs):
+        super().__init__(*args, team=team, **kwargs)
+        if html_form:
+            # Inline rows cannot hold a <form>: their inputs point at it by id.
+            for field in self.fields.values():
+                field.widget.attrs["form"] = html_form
+
+
 class TaskForm(forms.ModelForm):
     hours_per_week = NumberField(
         label="Hours per week per person",

@@ -27,7 +27,16 @@ from accounts.access import TeamAccess
 from accounts.models import Team
 
 from ..access import get_job_for_user, get_portfolio_team, get_task_for_user
-from ..forms import DEFAULT_SORT, SORTS, JobForm, PortfolioFilterForm, TaskForm, TaskRowForm, order_by_for
+from ..forms import (
+    DEFAULT_SORT,
+    SORTS,
+    JobForm,
+    JobRowForm,
+    PortfolioFilterForm,
+    TaskForm,
+    TaskRowForm,
+    order_by_for,
+)
 from ..models import Job, Task, Verdict
 
 PAGE_SIZE = 50
@@ -212,10 +221,26 @@ def job_list(request: HttpRequest, team_slug: str) -> HttpResponse:
         access = get_portfolio_team(request, team_slug, write=True)
         form = JobForm(request.POST, team=access.team, instance=Job(team=access.team))
         if form.is_valid() and (job := _save_job(form)):
-            messages.success(request, f"Added the job “{job.title}”. Now list its tasks.")
-            return redirect("job_detail", team_slug=team_slug, code=job.code)
+            if _wants_fragment(request):
+                # The table gains the row and the add form starts afresh.
+                form = JobForm(team=access.team)
+            else:
+                messages.success(request, f"Added the job “{job.title}”. Now list its tasks.")
+                return redirect("job_detail", team_slug=team_slug, code=job.code)
     context = _context(access, "jobs", jobs=jobs_with_totals(access.team), form=form)
-    return render(request, "opportunities/job_list.html", context)
+    template = "opportunities/job_list.html"
+    if request.method == "POST" and _wants_fragment(request):
+        return render(request, f"{template}#jobs", context)
+    return render(request, template, context)
+
+
+def _job_row_form_id(job: Job) -> str:
+    return f"job-form-{job.code}"
+
+
+def _job_display_row(request: HttpRequest, access: TeamAccess, job: Job) -> HttpResponse:
+    context = _context(access, "jobs", job=jobs_with_totals(access.team).get(pk=job.pk))
+    return render(request, "opportunities/job_list.html#job_row", context)
 
 
 def _job_tasks_context(access: TeamAccess, job: Job, form: TaskForm | None = None) -> dict:
@@ -237,6 +262,9 @@ def _job_tasks_context(access: TeamAccess, job: Job, form: TaskForm | None = Non
 @login_required
 def job_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     access, job = get_job_for_user(request, team_slug, code)
+    if _wants_fragment(request) and request.htmx.target == f"job-{job.code}":
+        # Cancelling an inline edit on the job list puts the display row back.
+        return _job_display_row(request, access, job)
     template = "opportunities/job_detail.html"
     if _wants_fragment(request) and request.htmx.target == "job-totals":
         totals = job.tasks.with_value().aggregate(task_count=Count("id"), value_total=Sum("annual_value"))
@@ -255,12 +283,31 @@ def job_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def job_edit(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     access, job = get_job_for_user(request, team_slug, code, write=True)
-    form = JobForm(instance=job, team=access.team)
+    inline = _wants_fragment(request)
+    if inline:
+        # The inline row edits the columns it shows; the full form edits everything.
+        form = JobRowForm(
+            request.POST or None,
+            instance=job,
+            team=access.team,
+            html_form=_job_row_form_id(job),
+            auto_id=f"job-{job.code}-%s",  # several rows may be open at once
+        )
+    else:
+        form = JobForm(request.POST or None, instance=job, team=access.team)
+    if request.method == "POST" and form.is_valid() and _save_job(form):
+        if inline:
+            return _job_display_row(request, access, job)
+        messages.success(request, f"Saved the job “{job.title}”.")
+        return redirect("job_detail", team_slug=team_slug, code=job.code)
     if request.method == "POST":
-        form = JobForm(request.POST, instance=job, team=access.team)
-        if form.is_valid() and _save_job(form):
-            messages.success(request, f"Saved the job “{job.title}”.")
-            return redirect("job_detail", team_slug=team_slug, code=job.code)
+        # Validation copied the valid fields onto the instance: show the stored job beside the form.
+        job.refresh_from_db(fields=form._meta.fields)
+    if inline:
+        totals = jobs_with_totals(access.team).get(pk=job.pk)
+        job.task_count, job.value_total = totals.task_count, totals.value_total
+        context = _context(access, "jobs", job=job, form=form, form_id=_job_row_form_id(job))
+        return render(request, "opportunities/job_list.html#job_edit_row", context)
     return render(request, "opportunities/job_form.html", _context(access, "jobs", job=job, form=form))
 
 
@@ -270,6 +317,9 @@ def job_delete(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     access, job = get_job_for_user(request, team_slug, code, write=True)
     if request.method == "POST":
         job.delete()
+        if _wants_fragment(request):
+            # An empty body swapped over the row removes it.
+            return HttpResponse("")
         messages.success(request, f"Deleted the job “{job.title}” and its tasks.")
         return redirect("job_list", team_slug=team_slug)
     task_count = job.tasks.count()

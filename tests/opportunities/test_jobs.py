@@ -225,3 +225,99 @@ def test_admin_lists_and_opens_portfolio_objects(admin_client, team, job, model)
     obj = {"job": job, "task": task, "usecase": use_case}[model]
     assert admin_client.get(reverse(f"admin:opportunities_{model}_changelist")).status_code == 200
     assert admin_client.get(reverse(f"admin:opportunities_{model}_change", args=[obj.pk])).status_code == 200
+
+
+# --- inline editing over htmx ---
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_job_list_rows_offer_inline_edit_and_delete_to_editors(as_user, team, editor, job):
+    body = as_user(editor).get(list_url(team)).content.decode()
+    assert f'id="job-{job.code}"' in body
+    assert f'hx-get="{job_url("job_edit", job)}"' in body
+    assert f'hx-post="{job_url("job_delete", job)}"' in body and "hx-confirm=" in body
+    assert f'hx-post="{list_url(team)}"' in body
+
+
+def test_viewer_sees_no_inline_job_controls(viewer_client, team, job):
+    body = viewer_client.get(list_url(team)).content.decode()
+    assert job_url("job_edit", job) not in body and job_url("job_delete", job) not in body
+
+
+def test_htmx_edit_returns_only_the_edit_row(as_user, editor, job):
+    response = as_user(editor).get(job_url("job_edit", job), **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith(f'<tr id="job-{job.code}" class="editing"')
+    assert "<html" not in body and 'value="Support agent"' in body
+    assert f'form="job-form-{job.code}"' in body
+
+
+def test_htmx_save_returns_the_display_row_with_new_values(as_user, editor, job):
+    job.description = "Keeps its description"
+    job.save()
+    data = {"title": "Support lead", "headcount": "20", "hourly_cost": "40"}
+    response = as_user(editor).post(job_url("job_edit", job), data, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith(f'<tr id="job-{job.code}">') and "Support lead" in body
+    assert '<td class="num">2</td>' in body  # its two tasks are still counted
+    job.refresh_from_db()
+    assert (job.title, job.headcount, job.description) == ("Support lead", 20, "Keeps its description")
+
+
+def test_htmx_save_with_errors_returns_the_edit_row_and_saves_nothing(as_user, team, editor, job):
+    make_job(team, "Analyst")
+    data = {"title": "Analyst", "headcount": "-1", "hourly_cost": "40"}
+    response = as_user(editor).post(job_url("job_edit", job), data, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith(f'<tr id="job-{job.code}" class="editing"')
+    assert "A job titled “Analyst” already exists in this team." in body
+    assert "errorlist" in body
+    job.refresh_from_db()
+    assert (job.title, job.headcount) == ("Support agent", 10)
+
+
+def test_htmx_cancel_puts_the_display_row_back(as_user, editor, job):
+    response = as_user(editor).get(job_url("job_detail", job), HTTP_HX_TARGET=f"job-{job.code}", **HTMX)
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="job-{job.code}">') and "Support agent" in body
+
+
+def test_htmx_delete_removes_the_row(as_user, editor, job):
+    response = as_user(editor).post(job_url("job_delete", job), **HTMX)
+    assert response.status_code == 200 and response.content == b""
+    assert not Job.objects.filter(pk=job.pk).exists()
+
+
+def test_htmx_create_returns_the_table_with_the_new_job_and_a_fresh_form(as_user, team, editor, job):
+    response = as_user(editor).post(list_url(team), JOB, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="job-list">') and "<html" not in body
+    assert "Claims handler" in body and "Support agent" in body
+    assert Job.objects.filter(team=team, title="Claims handler").exists()
+    assert 'value="Claims handler"' not in body
+
+
+def test_htmx_create_with_errors_shows_them_in_the_swapped_table(as_user, team, editor, job):
+    response = as_user(editor).post(list_url(team), {**JOB, "title": ""}, **HTMX)
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="job-list">') and "Give the job a title." in body
+    assert not Job.objects.filter(team=team, title="Claims handler").exists()
+
+
+def test_viewer_gets_403_on_htmx_edit_and_delete(viewer_client, job):
+    assert viewer_client.get(job_url("job_edit", job), **HTMX).status_code == 403
+    assert viewer_client.post(job_url("job_edit", job), JOB, **HTMX).status_code == 403
+    assert viewer_client.post(job_url("job_delete", job), **HTMX).status_code == 403
+    job.refresh_from_db()
+    assert job.title == "Support agent"
+
+
+def test_stranger_gets_404_on_htmx_edit_and_delete(stranger_client, job):
+    assert stranger_client.get(job_url("job_edit", job), **HTMX).status_code == 404
+    assert stranger_client.post(job_url("job_delete", job), **HTMX).status_code == 404
+    assert Job.objects.filter(pk=job.pk).exists()
