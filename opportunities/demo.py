@@ -238,6 +238,8 @@ def seed_demo() -> DemoContext:
     ctx = seed_team_and_portfolio()
     for seeder in app_seeders():
         seeder(ctx)
+    if ctx.team_created:
+        _link_demo_evidence(ctx)
     if not ctx.messages:
         ctx.log("Demo data already present: nothing changed.")
     return ctx
@@ -321,6 +323,30 @@ def _seed_portfolio(ctx: DemoContext) -> None:
             # changed_at is auto_now_add; backdate the history so it reads like a real project.
             StageChange.objects.filter(pk=change.pk).update(changed_at=now - timedelta(days=days_ago))
         ctx.log(f"Created use case {use_case.name!r} at stage {use_case.get_stage_display()}.")
+
+
+# Demo task -> (experiment the experiments seed creates, the PM's rubric answer).
+DEMO_EVIDENCE = {
+    "Tag and route incoming tickets by topic and urgency": ("Ticket topics with the default model", "yes"),
+    "Summarise long ticket threads before escalating to second-line support": (
+        "Call note summaries with the default model",
+        "no",
+    ),
+}
+
+
+def _link_demo_evidence(ctx: DemoContext) -> None:
+    """Links the demo experiments to the tasks they test (only in a new demo team: links people removed
+    stay removed). Their verdicts follow once the experiments run."""
+    from llmcore.experiments.models import Experiment
+
+    experiments = {e.name: e for e in Experiment.objects.filter(team=ctx.team)}
+    for task in Task.objects.filter(job__team=ctx.team, statement__in=DEMO_EVIDENCE):
+        name, answer = DEMO_EVIDENCE[task.statement]
+        if name in experiments:
+            task.experiments.add(experiments[name])
+            Task.objects.filter(pk=task.pk).update(rubric_answer=answer)
+            ctx.log(f"Linked experiment {name!r} to task {task.statement!r}.")
 
 
 def app_seeders() -> list[Callable[[DemoContext], None]]:

@@ -26,6 +26,11 @@ with no extra context and no memory of earlier work?" — answered **"no"** caps
 augmentation-ready: such a task needs context or judgement a model will not have on its own, so a
 person stays in the loop whatever the scores say. "yes" or unanswered (None) does not change it.
 
+A task linked to several experiments has one candidate configuration per run (prompt version × model
+× parameters). Each run is judged on its own evidence — pooling a weak prompt's outputs with a strong
+one's would describe neither — and the task takes the **best run's** verdict (`best_run`): the highest
+verdict, then the highest headline feasibility, then the most scored cases.
+
 Headline feasibility (the prioritisation matrix's x-axis, 0..1): the weakest of the available
 95% lower bounds — the automatic pass rate's and the human accept-or-minor-edit rate's — so it only
 rises when every kind of evidence does. None when untested.
@@ -253,3 +258,19 @@ def verdict(
         accept_or_edit=accept_or_edit,
         checks=checks,
     )
+
+
+_RANK = {AUTOMATION_READY: 3, AUGMENTATION_READY: 2, NOT_YET: 1, UNTESTED: 0}
+
+
+def best_run(results: list[tuple[VerdictResult, FeasibilityEvidence]]) -> int | None:
+    """Index of the deciding run among (verdict, evidence) pairs, None when there are none."""
+    if not results:
+        return None
+
+    def key(index: int):
+        result, evidence = results[index]
+        feasibility = -1.0 if result.feasibility is None else result.feasibility
+        return (_RANK[result.verdict], feasibility, evidence.cases_scored + evidence.reviews, -index)
+
+    return max(range(len(results)), key=key)

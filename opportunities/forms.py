@@ -12,7 +12,8 @@ from django import forms
 
 from accounts.models import Team
 
-from .models import Exposure, Job, LabelSource, Mode, Task, TaskKind, Verdict
+from .feasibility import RUBRIC_QUESTION
+from .models import Exposure, FeasibilityPolicy, Job, LabelSource, Mode, RubricAnswer, Task, TaskKind, Verdict
 
 
 def _range_messages(low: int | str, high: int | str, what: str = "a number") -> dict[str, str]:
@@ -289,3 +290,85 @@ class PortfolioFilterForm(forms.Form):
             for name, value in getattr(self, "cleaned_data", {}).items()
             if value and name != "sort"
         }
+
+
+class TaskEvidenceForm(forms.ModelForm):
+    """The evidence behind a task's verdict: its linked experiments and the PM's rubric answer."""
+
+    rubric_answer = forms.ChoiceField(
+        label=RUBRIC_QUESTION,
+        choices=[("", "Not answered yet"), *RubricAnswer.choices],
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="“No” caps the verdict at augmentation-ready: a person stays in the loop.",
+    )
+
+    class Meta:
+        model = Task
+        fields = ["experiments", "rubric_answer"]
+        widgets = {"experiments": forms.CheckboxSelectMultiple}
+        help_texts = {
+            "experiments": "Each run of these experiments is judged on its own; the best one decides."
+        }
+
+    def __init__(self, *args, team: Team, **kwargs):
+        super().__init__(*args, **kwargs)
+        from llmcore.experiments.models import Experiment
+
+        # Only this team's experiments can be picked; anything else is "not one of the available choices".
+        self.fields["experiments"].queryset = Experiment.objects.filter(team=team).order_by("-created")
+        self.fields["experiments"].required = False
+
+
+class ThresholdsForm(forms.ModelForm):
+    """A team's verdict thresholds, shares typed as percentages."""
+
+    automation_pass_lower = PercentField(
+        label="Automation: lower bound of the pass rate (%)",
+        help_text="The 95% Wilson lower bound of automatically scored passes must reach this.",
+    )
+    automation_acceptance = PercentField(
+        label="Automation: human acceptance (%)",
+        help_text="Share of reviewed outputs people accepted as is.",
+    )
+    augmentation_lower = PercentField(
+        label="Augmentation: lower bound of accepted-or-minor-edit (%)",
+        help_text="The 95% Wilson lower bound of outputs accepted or needing only a minor edit.",
+    )
+    min_cases = forms.IntegerField(
+        label="Minimum cases for automation",
+        min_value=1,
+        max_value=100_000,
+        help_text="Scored cases and reviewed outputs each needed before automation can be claimed.",
+        error_messages=_range_messages(1, "100,000", "a whole number"),
+    )
+    max_cost_per_1k_cases = NumberField(
+        label="Cost limit per 1,000 cases ($)",
+        required=False,
+        min_value=Decimal(0),
+        max_digits=12,
+        decimal_places=4,
+        help_text="Leave empty for no limit.",
+        error_messages=_range_messages(0, "99,999,999", "an amount"),
+    )
+    max_p95_latency_s = forms.FloatField(
+        label="p95 latency limit (seconds)",
+        required=False,
+        min_value=0,
+        help_text="Leave empty for no limit.",
+        error_messages={
+            "invalid": "Must be a number of seconds, 0 or more.",
+            "min_value": "Must be 0 or more.",
+        },
+    )
+
+    class Meta:
+        model = FeasibilityPolicy
+        fields = [
+            "automation_pass_lower",
+            "automation_acceptance",
+            "min_cases",
+            "augmentation_lower",
+            "max_cost_per_1k_cases",
+            "max_p95_latency_s",
+        ]

@@ -10,6 +10,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Value
 
 from accounts.models import Team
 
+from .feasibility import Thresholds
 from .value import ValueBreakdown, ValueInputs, annual_value
 
 
@@ -68,6 +69,11 @@ class Verdict(models.TextChoices):
     AUGMENTATION_READY = "augmentation-ready", "Augmentation-ready"
     NOT_YET = "not-yet", "Not yet"
     UNTESTED = "untested", "Untested"
+
+
+class RubricAnswer(models.TextChoices):
+    YES = "yes", "Yes"
+    NO = "no", "No"
 
 
 class TaskQuerySet(models.QuerySet):
@@ -136,6 +142,16 @@ class Task(models.Model):
     verdict = models.CharField(max_length=20, choices=Verdict.choices, default=Verdict.UNTESTED)
     feasibility = models.FloatField(null=True, blank=True)  # 0..1, the evidence's headline score
     verdict_rules_version = models.CharField(max_length=20, blank=True)
+    # Why: the verdict function's reasons for the deciding run, and that run (its outputs are one click away).
+    verdict_reasons = models.JSONField(default=list, blank=True)
+    verdict_run = models.ForeignKey(
+        "experiments.Run", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    verdict_updated = models.DateTimeField(null=True, blank=True)
+    # The PM's answer to feasibility.RUBRIC_QUESTION; blank while unanswered.
+    rubric_answer = models.CharField(max_length=3, choices=RubricAnswer.choices, blank=True)
+    # The experiments whose runs are evidence for this task (same team; enforced by the forms).
+    experiments = models.ManyToManyField("experiments.Experiment", blank=True, related_name="tasks")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -226,3 +242,53 @@ class StageChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
+
+
+class FeasibilityPolicy(models.Model):
+    """A team's thresholds for the feasibility verdict (opportunities.feasibility.Thresholds); a team
+    without a row uses the defaults."""
+
+    team = models.OneToOneField(Team, models.CASCADE, related_name="feasibility_policy")
+    min_cases = models.PositiveIntegerField(
+        "minimum cases for automation", default=30, validators=[MinValueValidator(1)]
+    )
+    automation_pass_lower = models.FloatField(
+        "automation: pass-rate lower bound",
+        default=0.90,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    automation_acceptance = models.FloatField(
+        "automation: human acceptance", default=0.90, validators=[MinValueValidator(0), MaxValueValidator(1)]
+    )
+    augmentation_lower = models.FloatField(
+        "augmentation: accept-or-minor-edit lower bound",
+        default=0.60,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    max_cost_per_1k_cases = models.DecimalField(
+        "cost limit per 1,000 cases",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    max_p95_latency_s = models.FloatField(
+        "p95 latency limit (seconds)", null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Feasibility thresholds of {self.team}"
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            min_cases=self.min_cases,
+            automation_pass_lower=self.automation_pass_lower,
+            automation_acceptance=self.automation_acceptance,
+            augmentation_lower=self.augmentation_lower,
+            max_cost_per_1k_cases=None
+            if self.max_cost_per_1k_cases is None
+            else float(self.max_cost_per_1k_cases),
+            max_p95_latency_s=self.max_p95_latency_s,
+        )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import io, matrix, portfolio, usecases
+from .views import feasibility, io, matrix, portfolio, usecases
 
 urlpatterns = [
     path("", portfolio.team_home, name="team_home"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("jobs/<uuid:code>/delete/", portfolio.job_delete, name="job_delete"),
     path("jobs/<uuid:code>/tasks/new/", portfolio.task_create, name="task_create"),
     path("tasks/<uuid:code>/", portfolio.task_detail, name="task_detail"),
+    path("tasks/<uuid:code>/evidence/", feasibility.task_evidence, name="task_evidence"),
+    path("feasibility/", feasibility.thresholds, name="feasibility_thresholds"),
     path("tasks/<uuid:code>/edit/", portfolio.task_edit, name="task_edit"),
     path("tasks/<uuid:code>/delete/", portfolio.task_delete, name="task_delete"),
     path("import/", io.task_import, name="task_import"),

@@ -26,6 +26,7 @@ def snapshot() -> dict[str, list]:
         "tasks": list(Task.objects.order_by("id").values()),
         "use_cases": list(UseCase.objects.order_by("id").values()),
         "use_case_tasks": list(UseCase.tasks.through.objects.order_by("id").values()),
+        "task_experiments": list(Task.experiments.through.objects.order_by("id").values()),
         "stage_changes": list(StageChange.objects.order_by("id").values()),
     }
 
@@ -93,3 +94,14 @@ def test_it_restores_a_missing_demo_user_without_touching_the_portfolio(db):
     assert "Created user 'demo-viewer'" in output
     assert Membership.objects.get(user__username="demo-viewer", team__slug="demo").role == "viewer"
     assert Task.objects.count() == tasks_before
+
+
+def test_demo_experiments_are_linked_to_the_tasks_they_test(db):
+    output = seed()
+    task = Task.objects.get(statement="Tag and route incoming tickets by topic and urgency")
+    assert list(task.experiments.values_list("name", flat=True)) == ["Ticket topics with the default model"]
+    assert task.rubric_answer == "yes"
+    assert "Linked experiment 'Ticket topics with the default model'" in output
+    task.experiments.clear()
+    seed()  # a link someone removed stays removed
+    assert not task.experiments.exists()

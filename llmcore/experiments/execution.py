@@ -33,6 +33,7 @@ from . import keys
 from .models import ACTIVE, FINISHED, Experiment, Generation, Run, RunBatch, Score, SnapshotEntry, Status
 from .models import TestCaseVersion as CaseVersion
 from .rendering import PromptError, render_prompt
+from .signals import send_evidence_changed
 
 log = logging.getLogger(__name__)
 
@@ -367,6 +368,7 @@ def finalise_run(run_id: int) -> str | None:
             status=status, finished=timezone.now(), message=message
         )
     finalise_experiment(run.experiment_id)
+    send_evidence_changed(run.experiment_id)
     return run.status
 
 
@@ -476,6 +478,7 @@ def score_generations(run_id: int, generation_ids: list[int]) -> int:
             generation.weighted_score, generation.passed = combined.weighted_score, combined.passed
         generation.scored = now
     Generation.objects.bulk_update(generations, ["weighted_score", "passed", "scored"], batch_size=CHUNK)
+    send_evidence_changed(experiment.pk)
     return len(ok)
 
 

@@ -34,6 +34,7 @@ from .models import (
     TestCaseVersion,
 )
 from .rendering import PromptContent, PromptError, find_variables, render_prompt
+from .signals import send_evidence_changed
 
 # Prompts ------------------------------------------------------------------------------------------
 
@@ -505,5 +506,10 @@ def record_review(assignment: ReviewAssignment, reviewer, verdict: str, comment:
         generation_id=assignment.generation_id,
         reviewer=reviewer,
         defaults={"verdict": verdict, "comment": comment},
+    )
+    send_evidence_changed(
+        Generation.objects.filter(pk=assignment.generation_id)
+        .values_list("run__experiment_id", flat=True)
+        .first()
     )
     return review

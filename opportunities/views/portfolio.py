@@ -38,6 +38,7 @@ from ..forms import (
     order_by_for,
 )
 from ..models import Job, Task, Verdict
+from .feasibility import evidence_context
 
 PAGE_SIZE = 50
 TOP_COUNT = 10
@@ -102,8 +103,44 @@ def team_home(request: HttpRequest, team_slug: str) -> HttpResponse:
         bars=verdict_bars(by_verdict),
         chart_height=len(Verdict.choices) * CHART_ROW_HEIGHT,
         top_tasks=tasks.select_related("job").order_by("-annual_value", "id")[:TOP_COUNT],
+        running_experiments=running_experiments(team),
     )
     return render(request, "opportunities/team_home.html", context)
+
+
+def running_experiments(team: Team) -> list:
+    """The team's queued and running experiments with their progress (outputs / cases × repeats)."""
+    from llmcore.experiments.models import ACTIVE, Experiment, Generation, Run
+
+    experiments = list(
+        Experiment.objects.filter(team=team, status__in=ACTIVE)
+        .annotate(
+            total=Coalesce(
+                Subquery(
+                    Run.objects.filter(experiment=OuterRef("pk"))
+                    .order_by()
+                    .values("experiment")
+                    .annotate(n=Sum("total"))
+                    .values("n")
+                ),
+                0,
+            ),
+            done=Coalesce(
+                Subquery(
+                    Generation.objects.filter(run__experiment=OuterRef("pk"))
+                    .order_by()
+                    .values("run__experiment")
+                    .annotate(n=Count("id"))
+                    .values("n")
+                ),
+                0,
+            ),
+        )
+        .order_by("-started", "-id")[:TOP_COUNT]
+    )
+    for experiment in experiments:
+        experiment.percent = round(100 * experiment.done / experiment.total) if experiment.total else 0
+    return experiments
 
 
 # --- Portfolio table ------------------------------------------------------------------------------
@@ -381,6 +418,12 @@ def task_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     access, task = get_task_for_user(request, team_slug, code)
     if _wants_fragment(request):
         return _display_row(request, access, task)
+    return task_detail_response(request, access, task)
+
+
+def task_detail_response(
+    request: HttpRequest, access: TeamAccess, task: Task, evidence_form=None, status=200
+):
     inputs = task.value_inputs()
     breakdown = task.value_breakdown()
     context = _context(
@@ -391,8 +434,9 @@ def task_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
         breakdown=breakdown,
         formula=breakdown.formula(inputs),
         use_cases=task.use_cases.order_by("name"),
+        **evidence_context(task, evidence_form),
     )
-    return render(request, "opportunities/task_detail.html", context)
+    return render(request, "opportunities/task_detail.html", context, status=status)
 
 
 @login_required

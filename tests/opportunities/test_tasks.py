@@ -128,7 +128,7 @@ def test_task_detail_shows_the_value_formula_with_numbers(viewer_client, task):
         " + $100 revenue upside = $31,300"
     ) in body
     assert 'class="formula"' in body
-    assert "untested: no experiments yet" in body
+    assert "untested: no scored or reviewed outputs yet" in body
     assert "Keep me" in body
 
 
