@@ -32,9 +32,7 @@ class LoginView(auth_views.LoginView):
             # An unbound form: never authenticate while limited, so the answer is the same whether
             # the password was right or wrong.
             form = AuthenticationForm(request, initial={"username": username})
-            response = self.render_to_response(
-                self.get_context_data(form=form, rate_limited=True)
-            )
+            response = self.render_to_response(self.get_context_data(form=form, rate_limited=True))
             response.status_code = 429
             return response
         response = super().post(request, *args, **kwargs)
