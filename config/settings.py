@@ -174,10 +174,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 MODEL_CACHE_DIR = DATA_DIR / "models"
 # Memory a worker may spend on loaded models before it unloads the least recently used one.
 MODEL_MEMORY_BUDGET_MB = env_int("ASSAY_MODEL_MEMORY_BUDGET_MB", 4096)
-# Test cases × repeats one experiment task generates in one engine call: the engine decodes 128
-# sequences at once on CPU, so a batch fills it; smaller batches cancel sooner and show progress more
-# often (bench/experiment.py measures the trade-off).
-ASSAY_EXPERIMENT_BATCH_ITEMS = env_int("ASSAY_EXPERIMENT_BATCH_ITEMS", 128)
+# Test cases × repeats one experiment task generates in one engine call. The engine decodes 128
+# sequences at once on CPU and refills finished ones within a call, so a batch of twice that keeps its
+# rows full for longer: bench/experiment.py measured the end-to-end overhead over the engine alone at
+# 1.03 with 256 and 1.09-1.27 with 128 (2 cores). Smaller batches cancel sooner and show progress more
+# often; a batch of 256 short outputs takes about a minute on 2 CPU cores.
+ASSAY_EXPERIMENT_BATCH_ITEMS = env_int("ASSAY_EXPERIMENT_BATCH_ITEMS", 256)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie

@@ -360,12 +360,15 @@ class LlamaKernel:
 
 
 def _can_prepack() -> bool:
+    """oneDNN's packed bf16 linear needs native bf16 support (AVX-512 BF16/AMX, or AVX-NE-CONVERT);
+    elsewhere (e.g. AVX2-only CPUs) bf16 weights stay plain tensors and matmuls take PyTorch's path."""
     try:
         torch.ops.mkldnn._reorder_linear_weight  # noqa: B018
         torch.ops.mkldnn._linear_pointwise  # noqa: B018
+        supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
-    return torch.backends.mkldnn.is_available()
+    return supported and torch.backends.mkldnn.is_available()
 
 
 def _prepack(weight: torch.Tensor, rows_hint: int = 128) -> torch.Tensor:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -106,10 +108,30 @@ def _builder(request: HttpRequest, access, experiment: Experiment | None) -> Htt
         "experiment": experiment,
         "estimate": estimate,
         "duration": format_duration(estimate.seconds) if estimate else "",
+        "scorer_catalog": scorer_reference(),
     }
     if request.htmx and "estimate" in request.POST:
         return render(request, "experiments/_estimate.html", context)
     return render(request, "experiments/experiment_form.html", context)
+
+
+EXAMPLE_VALUES = {"str": "text", "str_list": ["first", "second"], "bool": True, "int": 100, "float": 0.5}
+
+
+def scorer_reference() -> list[dict]:
+    """Each scorer with its parameters and an example of the JSON the builder takes."""
+    from llmcore.scoring import catalog
+
+    reference = []
+    for item in catalog():
+        example = {}
+        for param in item["params"]:
+            if param["required"]:
+                example[param["name"]] = (
+                    param["choices"][0] if param["choices"] else EXAMPLE_VALUES.get(param["kind"], "…")
+                )
+        reference.append({**item, "example": json.dumps(example, ensure_ascii=False)})
+    return reference
 
 
 @login_required
