@@ -1,6 +1,6 @@
 """Inference throughput of the engine on the default model (issue 3). Prints one JSON object as its last line.
 
-    python bench/inference.py              # full run (~6 min on 2 cores: the float32 reference is slow)
+    python bench/inference.py              # full run (~6 min on 2 AVX-512 cores, ~18 on 2 AVX2 cores)
     python bench/inference.py --quick      # 16 reference prompts instead of 128 (~2 min)
     python bench/inference.py --ablations  # also time the variants listed below
 
@@ -9,9 +9,15 @@ Workload: 128 distinct prompts (chat template + SmolLM2's default system prompt 
 included, model loading excluded). The float32 one-at-a-time run is both the sequential baseline and the
 reference text for greedy_match.
 
-What was tried (SmolLM2-135M, 2 shared AMD EPYC cores with AVX-512 BF16; bf16 matmul peak measured here
-is ~380-400 GFLOP/s, not the ~800 DESIGN.md assumed, so the compute bound is ~1,450 tokens/s). Figures are
-from --ablations runs; other sessions shared the cores, so they moved by +-15% between runs:
+What was tried (SmolLM2-135M, 2 shared cores). Two kinds of CPU have run this benchmark:
+- AMD EPYC with AVX-512 BF16: bf16 matmul peak ~380-400 GFLOP/s (compute bound ~1,450 tokens/s); the
+  engine's best configuration there is bfloat16.
+- AMD EPYC with AVX2 only (no native bf16; 2026-12-01): float32 peak 94 GFLOP/s, so the compute bound
+  is 350 tokens/s and 1,000 tokens/s is out of reach on that hardware. Measured there: sequential
+  float32 8.8 tokens/s, engine float32 153 tokens/s in the full run (186 in a later engine-only
+  A/B run), speedup 17.4x (up to ~21x), 44-53% of the compute bound, greedy_match 1.0. bfloat16 is
+  skipped there (PyTorch emulates it, far slower than float32).
+Figures are from --ablations runs; other sessions shared the cores, so they moved by +-15% between runs:
 
   variant                                                        tokens/s
   transformers generate, one prompt at a time, float32            ~20-23   (the baseline)
@@ -35,6 +41,9 @@ Levers and what they gave:
 - Prompts sorted by length before chunked prefill: little padding in prefill.
 - Decode attention: queries grouped by key/value head ([rows, kv heads, group, dim]) against the slot
   cache with SDPA: no repeat_kv copies of the cache.
+- Not kept: rows split into one cache per core decoded concurrently on a thread pool (one intra-op
+  thread each): ~20% faster on the AVX-512 machine in a first try, 10-15% slower on the AVX2 one
+  (160-168 vs 186 tokens/s), so the engine keeps one batch whose ops use both cores.
 - Not kept: torch.compile (minutes of compilation per worker process on 2 cores and recompiles as the
   cache grows, for a few percent); a static pre-padded attention span (attention cost grows with the
   span, which is small here); int8 dynamic quantisation (VNNI doubles GEMM throughput in theory but
