@@ -44,7 +44,8 @@ class PercentField(forms.DecimalField):
     def prepare_value(self, value):
         # Bound data comes back as the typed string; only stored fractions are scaled for display.
         if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
-            return f"{(Decimal(value) * 100).normalize():f}"
+            # str() first: a stored float 0.9 is 0.90000000000000002220... as an exact Decimal.
+            return f"{(Decimal(str(value)) * 100).normalize():f}"
         return value
 
     def clean(self, value):

@@ -134,7 +134,10 @@ def test_team_thresholds_change_verdicts_and_only_admins_change_them(
     }
 
     assert as_user(stranger).get(url).status_code == 404
-    assert as_user(viewer).get(url).status_code == 200
+    shown = as_user(viewer).get(url)
+    assert shown.status_code == 200
+    assert 'value="90"' in shown.text and 'value="60"' in shown.text  # percentages as people type them
+    assert 'type="submit" class="primary">Save thresholds' not in shown.text  # read-only for viewers
     assert as_user(viewer).post(url, data).status_code == 403
     assert as_user(editor).post(url, data).status_code == 403
     assert not FeasibilityPolicy.objects.exists()
