@@ -34,10 +34,6 @@ class RunVerdict:
     result: VerdictResult
     decides: bool = False
 
-    @property
-    def label(self) -> str:
-        return f"{self.run.prompt_version.template.name} v{self.run.prompt_version.number} × {self.run.model_name} × {self.run.params_label}"
-
 
 def thresholds_for(team_id: int) -> Thresholds:
     policy = FeasibilityPolicy.objects.filter(team_id=team_id).first()

@@ -37,11 +37,16 @@ def run_evidence(run_ids: Iterable[int]) -> dict:
         .annotate(n=Count("id"))
         .values_list("verdict", "n")
     )
-    outputs = totals["outputs"]
-    cost = totals["cost"] or Decimal(0)
+    return _evidence(totals, verdicts, latencies)
+
+
+def _evidence(totals: dict, verdicts: dict[str, int], latencies: Iterable[float | None]) -> dict:
+    """FeasibilityEvidence's keyword arguments from output totals, review counts and latencies."""
+    outputs = totals.get("outputs", 0)
+    cost = totals.get("cost") or Decimal(0)
     return {
-        "cases_scored": totals["scored"],
-        "cases_passed": totals["passed"],
+        "cases_scored": totals.get("scored", 0),
+        "cases_passed": totals.get("passed", 0),
         "reviews_accepted": verdicts.get("accept", 0),
         "reviews_minor_edit": verdicts.get("minor_edit", 0),
         "reviews_rejected": verdicts.get("reject", 0),
@@ -79,19 +84,7 @@ def evidence_by_run(run_ids: Iterable[int]) -> dict[int, dict]:
         .values_list("generation__run_id", "verdict", "n")
     ):
         verdicts[run_id][verdict] = n
-    result = {}
-    for run_id in run_ids:
-        row = totals.get(run_id, {})
-        outputs = row.get("outputs", 0)
-        cost = row.get("cost") or Decimal(0)
-        counts = verdicts.get(run_id, {})
-        result[run_id] = {
-            "cases_scored": row.get("scored", 0),
-            "cases_passed": row.get("passed", 0),
-            "reviews_accepted": counts.get("accept", 0),
-            "reviews_minor_edit": counts.get("minor_edit", 0),
-            "reviews_rejected": counts.get("reject", 0),
-            "cost_per_1k_cases": float(cost / outputs * 1000) if outputs else None,
-            "p95_latency_s": latency_percentiles(latencies.get(run_id, [])).p95,
-        }
-    return result
+    return {
+        run_id: _evidence(totals.get(run_id, {}), verdicts.get(run_id, {}), latencies.get(run_id, []))
+        for run_id in run_ids
+    }

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from llmcore import services as llm_services
@@ -513,3 +514,32 @@ def record_review(assignment: ReviewAssignment, reviewer, verdict: str, comment:
         .first()
     )
     return review
+
+
+def _per_experiment(queryset, value):
+    """A subquery of one aggregate per experiment (a join would multiply runs by generations)."""
+    return Coalesce(Subquery(queryset.order_by().values("experiment_key").annotate(n=value).values("n")), 0)
+
+
+def active_with_progress(team, limit: int) -> list[Experiment]:
+    """The team's queued and running experiments, newest first, each with `done` outputs of `total`
+    (cases × repeats over its runs) and `percent`. One query."""
+    experiments = list(
+        Experiment.objects.filter(team=team, status__in=ACTIVE)
+        .annotate(
+            total=_per_experiment(
+                Run.objects.filter(experiment=OuterRef("pk")).annotate(experiment_key=F("experiment")),
+                Sum("total"),
+            ),
+            done=_per_experiment(
+                Generation.objects.filter(run__experiment=OuterRef("pk")).annotate(
+                    experiment_key=F("run__experiment")
+                ),
+                Count("id"),
+            ),
+        )
+        .order_by("-started", "-id")[:limit]
+    )
+    for experiment in experiments:
+        experiment.percent = round(100 * experiment.done / experiment.total) if experiment.total else 0
+    return experiments

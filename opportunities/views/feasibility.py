@@ -25,9 +25,7 @@ def evidence_context(task: Task, form: TaskEvidenceForm | None = None) -> dict:
     judged.sort(key=lambda rv: not rv.decides)
     return {
         "run_verdicts": judged,
-        "linked_experiments": sorted({rv.run.experiment for rv in judged}, key=lambda e: e.name.lower())
-        if judged
-        else list(task.experiments.order_by("name")),
+        "linked_experiments": list(task.experiments.order_by("name")),
         "evidence_form": form or TaskEvidenceForm(instance=task, team=task.job.team),
         "rubric_question": RUBRIC_QUESTION,
     }

@@ -25,6 +25,7 @@ from django_htmx.http import push_url, trigger_client_event
 
 from accounts.access import TeamAccess
 from accounts.models import Team
+from llmcore.experiments.services import active_with_progress
 
 from ..access import get_job_for_user, get_portfolio_team, get_task_for_user
 from ..forms import (
@@ -103,44 +104,9 @@ def team_home(request: HttpRequest, team_slug: str) -> HttpResponse:
         bars=verdict_bars(by_verdict),
         chart_height=len(Verdict.choices) * CHART_ROW_HEIGHT,
         top_tasks=tasks.select_related("job").order_by("-annual_value", "id")[:TOP_COUNT],
-        running_experiments=running_experiments(team),
+        running_experiments=active_with_progress(team, TOP_COUNT),
     )
     return render(request, "opportunities/team_home.html", context)
-
-
-def running_experiments(team: Team) -> list:
-    """The team's queued and running experiments with their progress (outputs / cases × repeats)."""
-    from llmcore.experiments.models import ACTIVE, Experiment, Generation, Run
-
-    experiments = list(
-        Experiment.objects.filter(team=team, status__in=ACTIVE)
-        .annotate(
-            total=Coalesce(
-                Subquery(
-                    Run.objects.filter(experiment=OuterRef("pk"))
-                    .order_by()
-                    .values("experiment")
-                    .annotate(n=Sum("total"))
-                    .values("n")
-                ),
-                0,
-            ),
-            done=Coalesce(
-                Subquery(
-                    Generation.objects.filter(run__experiment=OuterRef("pk"))
-                    .order_by()
-                    .values("run__experiment")
-                    .annotate(n=Count("id"))
-                    .values("n")
-                ),
-                0,
-            ),
-        )
-        .order_by("-started", "-id")[:TOP_COUNT]
-    )
-    for experiment in experiments:
-        experiment.percent = round(100 * experiment.done / experiment.total) if experiment.total else 0
-    return experiments
 
 
 # --- Portfolio table ------------------------------------------------------------------------------

@@ -333,9 +333,7 @@ def _baseline_context(request: HttpRequest, team, run: Run) -> dict:
         .select_related("experiment", "prompt_version__template")
         .order_by("-created")[:BASELINE_CHOICES]
     )
-    context: dict = {
-        "baseline_candidates": [(c, f"{c.experiment.name}: {_run_label(c)}") for c in candidates]
-    }
+    context: dict = {"baseline_candidates": [(c, f"{c.experiment.name}: {c.label}") for c in candidates]}
     code = request.GET.get("baseline", "")
     baseline = next((c for c in candidates if str(c.code) == code), None)
     if baseline is None:
@@ -357,10 +355,6 @@ def _baseline_context(request: HttpRequest, team, run: Run) -> dict:
         regressed=sorted(cases[i] for i in comparison.regressed),
     )
     return context
-
-
-def _run_label(run) -> str:
-    return f"{run.prompt_version.template.name} v{run.prompt_version.number} × {run.model_name} × {run.params_label}"
 
 
 @login_required
@@ -397,7 +391,7 @@ def experiment_compare(request: HttpRequest, team_slug: str, code) -> HttpRespon
             "access": access,
             "nav": "experiments",
             "experiment": experiment,
-            "runs": [(run, _run_label(run)) for run in runs],
+            "runs": [(run, run.label) for run in runs],
             "table": table,
             "page": page,
             "differ": differ,
