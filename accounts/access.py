@@ -11,14 +11,20 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
-from .models import AUDIT_WRITERS, PORTFOLIO_WRITERS, TEAM_ADMINS, Membership, Role, Team
+from .models import AUDIT_PREPARERS, AUDIT_WRITERS, PORTFOLIO_WRITERS, TEAM_ADMINS, Membership, Role, Team
 
 READ = "read"
 PORTFOLIO = "portfolio"
 AUDIT = "audit"
+PREPARE = "prepare"
 ADMIN = "admin"
 
-_WRITERS = {PORTFOLIO: PORTFOLIO_WRITERS, AUDIT: AUDIT_WRITERS, ADMIN: TEAM_ADMINS}
+_WRITERS = {
+    PORTFOLIO: PORTFOLIO_WRITERS,
+    AUDIT: AUDIT_WRITERS,
+    PREPARE: AUDIT_PREPARERS,
+    ADMIN: TEAM_ADMINS,
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,10 @@ class TeamAccess:
     @property
     def is_admin(self) -> bool:
         return self.membership.is_admin
+
+    @property
+    def can_prepare_audits(self) -> bool:
+        return self.membership.role in AUDIT_PREPARERS
 
 
 def get_team_for_user(request: HttpRequest, slug: str, need: str = READ) -> TeamAccess:
@@ -78,5 +88,10 @@ def get_object_for_team(request: HttpRequest, slug: str, queryset, need: str = R
 
 def _denied_message(need: str, role: str) -> str:
     label = Role(role).label.lower()
-    what = {PORTFOLIO: "change the portfolio", AUDIT: "change audits", ADMIN: "manage the team"}[need]
+    what = {
+        PORTFOLIO: "change the portfolio",
+        AUDIT: "sign off audits",
+        PREPARE: "prepare audits",
+        ADMIN: "manage the team",
+    }[need]
     return f"Your role in this team ({label}) cannot {what}."

@@ -1,46 +1,48 @@
 from __future__ import annotations
 
-from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
-from . import ratelimit
+from accounts.pages import page_context
+
+from . import invitations, ratelimit, sessions
 from .access import ADMIN, get_team_for_user
-from .forms import AddMemberForm
-from .models import Membership, Role, Team
+from .forms import InviteForm
+from .models import Invitation, InvitationStatus, Membership, Role, Team
+from .signals import role_changed
 
 User = get_user_model()
 
 
-def _client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
+def _limited_login_page(request: HttpRequest) -> HttpResponse:
+    # An unbound form: never authenticate while limited, so the answer is the same whether the password
+    # was right or wrong.
+    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+    context = {"form": form, "rate_limited": True, "next": request.POST.get("next", "")}
+    return render(request, "accounts/login.html", context)
 
 
+def _limited_admin_login_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/admin_login_limited.html", admin.site.each_context(request))
+
+
+@method_decorator(ratelimit.limit_sign_in(_limited_login_page), name="dispatch")
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
-    def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")
-        address = _client_address(request)
-        if ratelimit.is_limited(username, address):
-            # An unbound form: never authenticate while limited, so the answer is the same whether
-            # the password was right or wrong.
-            form = AuthenticationForm(request, initial={"username": username})
-            response = self.render_to_response(self.get_context_data(form=form, rate_limited=True))
-            response.status_code = 429
-            return response
-        response = super().post(request, *args, **kwargs)
-        if request.user.is_authenticated:
-            ratelimit.clear(username, address)
-        else:
-            ratelimit.record_failure(username, address)
-        return response
+
+# The admin's own sign-in form, under the same limits.
+admin_login = ratelimit.limit_sign_in(_limited_admin_login_page)(admin.site.login)
 
 
 @login_required
@@ -72,35 +74,109 @@ def no_team(request: HttpRequest) -> HttpResponse:
 @login_required
 def member_list(request: HttpRequest, team_slug: str) -> HttpResponse:
     access = get_team_for_user(request, team_slug)
-    form = AddMemberForm()
+    form = InviteForm()
     if request.method == "POST":
         access = get_team_for_user(request, team_slug, ADMIN)
-        form = AddMemberForm(request.POST)
+        form = InviteForm(request.POST)
         if form.is_valid():
-            user = User.objects.filter(username=form.cleaned_data["username"]).first()
-            if user is None:
-                form.add_error("username", "No user with this username. They must have an account first.")
-            elif Membership.objects.filter(team=access.team, user=user).exists():
-                form.add_error("username", f"{user.username} is already a member of this team.")
+            who, role = form.cleaned_data["who"], form.cleaned_data["role"]
+            member = access.team.memberships.filter(user__username=who).select_related("user").first()
+            if member is not None:
+                # The list below shows members already: saying so reveals nothing new.
+                form.add_error("who", f"{member.user.username} is already a member of this team.")
             else:
-                Membership.objects.create(team=access.team, user=user, role=form.cleaned_data["role"])
+                invitations.invite(access.team, who, role, request.user)
                 messages.success(
-                    request, f"Added {user.username} as {Role(form.cleaned_data['role']).label}."
+                    request,
+                    f"Invitation to {who} as {Role(role).label} recorded. If they have an account, they "
+                    "see it on their Account page and become a member when they accept.",
                 )
                 return redirect("member_list", team_slug=team_slug)
     memberships = access.team.memberships.select_related("user").order_by("user__username")
+    pending = access.team.invitations.filter(status=InvitationStatus.PENDING).order_by("identifier")
     return render(
         request,
         "accounts/members.html",
+        page_context(
+            access, "members", memberships=memberships, form=form, roles=Role.choices, pending=pending
+        ),
+    )
+
+
+@login_required
+@require_POST
+def invitation_cancel(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    access = get_team_for_user(request, team_slug, ADMIN)
+    invitation = get_object_or_404(Invitation, team=access.team, code=code, status=InvitationStatus.PENDING)
+    invitations.cancel(invitation)
+    messages.success(request, f"Cancelled the invitation to {invitation.identifier}.")
+    return redirect("member_list", team_slug=team_slug)
+
+
+# -- the signed-in person's own account ---------------------------------------------------------------
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "accounts/account.html",
         {
-            "team": access.team,
-            "access": access,
-            "memberships": memberships,
-            "form": form,
-            "roles": Role.choices,
-            "nav": "members",
+            "invitations": invitations.pending_for(request.user),
+            "sessions": sessions.active_sessions(request.user),
+            "current_session": request.session.session_key,
+            "idle_timeout_minutes": settings.SESSION_IDLE_TIMEOUT // 60,
         },
     )
+
+
+@login_required
+@require_POST
+def invitation_respond(request: HttpRequest, code, answer: str) -> HttpResponse:
+    if answer not in ("accept", "decline"):
+        raise Http404("No such answer")
+    invitation = get_object_or_404(
+        Invitation.objects.select_related("team"),
+        code=code,
+        invited=request.user,
+        status=InvitationStatus.PENDING,
+    )
+    if answer == "accept":
+        invitations.accept(invitation)
+        messages.success(request, f"You are now a member of {invitation.team.name}.")
+        return redirect("team_home", team_slug=invitation.team.slug)
+    invitations.decline(invitation)
+    messages.info(request, f"You declined the invitation to {invitation.team.name}.")
+    return redirect("account")
+
+
+@login_required
+@require_POST
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    """Ends every other session of this person; with `all`, this one too."""
+    everywhere = request.POST.get("scope") == "all"
+    ended = sessions.sign_out_everywhere(
+        request.user, keep=None if everywhere else request.session.session_key
+    )
+    if everywhere:
+        logout(request)
+        return redirect("login")
+    messages.success(request, f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")
+    return redirect("account")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's form (old password, new password twice, the password validators)."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("account")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)  # keeps this session, ends the others (their hash changed)
+        sessions.sign_out_everywhere(self.request.user, keep=None)
+        sessions.remember(self.request)
+        messages.success(self.request, "Password changed. Your other sessions are signed out.")
+        return response
 
 
 @login_required
@@ -114,8 +190,16 @@ def member_update(request: HttpRequest, team_slug: str, membership_id: int) -> H
     elif _would_leave_no_admin(membership, role):
         messages.error(request, "A team needs at least one admin: make someone else admin first.")
     else:
-        membership.role = role
+        old_role, membership.role = membership.role, role
         membership.save(update_fields=["role"])
+        role_changed.send(
+            sender=Membership,
+            team=access.team,
+            user=membership.user,
+            old_role=old_role,
+            new_role=role,
+            by=request.user,
+        )
         messages.success(request, f"{membership.user.username} is now {Role(role).label}.")
     return redirect("member_list", team_slug=team_slug)
 
@@ -129,6 +213,14 @@ def member_remove(request: HttpRequest, team_slug: str, membership_id: int) -> H
         messages.error(request, "A team needs at least one admin: make someone else admin first.")
     else:
         membership.delete()
+        role_changed.send(
+            sender=Membership,
+            team=access.team,
+            user=membership.user,
+            old_role=membership.role,
+            new_role="",
+            by=request.user,
+        )
         messages.success(request, f"Removed {membership.user.username} from {access.team.name}.")
     return redirect("member_list", team_slug=team_slug)
 

@@ -49,16 +49,17 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from accounts.models import Team  # noqa: E402
+from experiments.importing import CaseData  # noqa: E402
+from experiments.models import Dataset, Experiment, Generation, RunBatch, SnapshotEntry, Status  # noqa: E402
+from experiments.rendering import PromptContent, render_prompt  # noqa: E402
+from experiments.seed import TICKETS  # noqa: E402
+from experiments.services import datasets, grid, prompts  # noqa: E402
 from llmcore.engine.params import InferenceParams  # noqa: E402
 from llmcore.engine.types import GenerationRequest  # noqa: E402
-from llmcore.experiments import execution, services  # noqa: E402
-from llmcore.experiments.importing import CaseData  # noqa: E402
-from llmcore.experiments.models import Dataset, Experiment, Generation, RunBatch, SnapshotEntry, Status  # noqa: E402
-from llmcore.experiments.rendering import PromptContent, render_prompt  # noqa: E402
-from llmcore.experiments.seed import TICKETS  # noqa: E402
 from llmcore.seed import DEFAULT_GENERATOR_NAME, enable_default_models  # noqa: E402
 from tests.factories import make_user  # noqa: E402
 
@@ -95,7 +96,7 @@ def build(cases: int, max_new_tokens: int, suffix: str):
     user = make_user(f"bench-{suffix}-{os.getpid()}", team=team, role="admin")
     model = {m.name: m for m in enable_default_models(team)}[DEFAULT_GENERATOR_NAME]
     dataset = Dataset.objects.create(team=team, name=f"Bench tickets {suffix}", created_by=user)
-    services.import_cases(
+    datasets.import_cases(
         dataset, user, [CaseData(key=f"B-{i:05d}", inputs={"ticket": ticket_text(i)}) for i in range(cases)]
     )
     content = PromptContent(
@@ -103,18 +104,16 @@ def build(cases: int, max_new_tokens: int, suffix: str):
         instruction="Classify this support ticket into one topic: billing, technical, account or shipping, "
         "and say why in one sentence.\n\nTicket: {{ticket}}",
     )
-    prompt = services.create_prompt_template(team, user, f"Bench prompt {suffix}", content, dataset=dataset)
-    spec = services.GridSpec(
+    prompt = prompts.create_prompt_template(team, user, f"Bench prompt {suffix}", content, dataset=dataset)
+    spec = grid.GridSpec(
         name=f"Bench {cases} cases",
         dataset=dataset,
         prompt_versions=[prompt.versions.get()],
         model_configs=[model],
-        param_sets=[
-            services.ParamSet("greedy", InferenceParams(temperature=0, max_new_tokens=max_new_tokens))
-        ],
+        param_sets=[grid.ParamSet("greedy", InferenceParams(temperature=0, max_new_tokens=max_new_tokens))],
         reuse_cached=False,
     )
-    return user, model, services.save_experiment(team, user, spec)
+    return user, model, grid.save_experiment(team, user, spec)
 
 
 def start_worker(batch_items: int, pool: str) -> subprocess.Popen:
@@ -131,7 +130,7 @@ def start_worker(batch_items: int, pool: str) -> subprocess.Popen:
 
 def run_to_end(experiment: Experiment, user, timeout: float) -> float:
     started = time.perf_counter()
-    services.start_experiment(experiment, user, "admin")
+    grid.start_experiment(experiment, user, "admin")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         experiment.refresh_from_db(fields=["status", "message"])
@@ -155,7 +154,7 @@ def _runs(experiment: Experiment) -> str:
 def engine_requests_for(experiment: Experiment, count: int) -> list[GenerationRequest]:
     version = experiment.prompt_versions.get()
     params = InferenceParams.from_dict(experiment.param_sets[0]["params"])
-    cases = services.current_versions(experiment.dataset)[:count]
+    cases = datasets.current_versions(experiment.dataset)[:count]
     return [GenerationRequest(render_prompt(version.content(), c.inputs).messages, params) for c in cases]
 
 
@@ -199,7 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--batch-items", type=int, default=execution.BATCH_ITEMS)
+    parser.add_argument("--batch-items", type=int, default=settings.ASSAY_EXPERIMENT_BATCH_ITEMS)
     parser.add_argument(
         "--rounds", type=int, default=2, help="alternate end-to-end and engine runs; keep the best"
     )

@@ -1,7 +1,9 @@
 """`make run`: the whole app on this machine with demo data.
 
 Starts the embedded Redis (when REDIS_URL is unset), migrates, seeds the demo team, then runs the web
-server on 127.0.0.1:$PORT and a Celery worker as child processes with this environment. Ctrl-C (or
+server on 127.0.0.1:$PORT, a Celery worker and Celery beat (the recovery sweep) as child processes with
+this environment. A worker or beat that dies is started again with a back-off while the web server
+stays up; the web server's exit stops everything. Ctrl-C (or
 SIGTERM) stops everything it started. Running it again reuses the database, the demo data and a Redis
 server that is still answering on the socket.
 """
@@ -25,6 +27,9 @@ DEFAULT_PORT = 8000
 WEB_READY_TIMEOUT_SECONDS = 60.0
 WORKER_READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
+# A crashed worker or beat is started again after 1, 2, 4 … seconds, at most this long.
+RESTART_MAX_DELAY_SECONDS = 60.0
+RESTART_RESET_SECONDS = 60.0  # one that ran this long before dying starts again after 1 s
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -58,13 +63,26 @@ def die_with_parent() -> None:
 
 
 class Child:
-    def __init__(self, name: str, command: list[str], env: dict[str, str]):
+    """A process the launcher started. A `restartable` one (the worker, beat) is started again with a
+    back-off when it dies; the others (the web server) stop Assay when they exit."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], restartable: bool = False):
         self.name = name
         self.command = command
+        self.env = env
+        self.restartable = restartable
+        self.restarts = 0
+        self.failures = 0  # consecutive early exits: the back-off grows with them
+        self.restart_at: float | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.started_at = time.monotonic()
+        self.restart_at = None
         self.process = subprocess.Popen(
-            command,
+            self.command,
             cwd=BASE_DIR,
-            env=env,
+            env=self.env,
             stdin=subprocess.DEVNULL,
             # Own process group: Ctrl-C reaches only the launcher, which stops children in order.
             start_new_session=True,
@@ -72,7 +90,28 @@ class Child:
         )
 
     def exited(self) -> int | None:
+        if self.restart_at is not None:
+            return None  # waiting out its back-off
         return self.process.poll()
+
+    def schedule_restart(self) -> float:
+        """Seconds until it is started again: 1, 2, 4 … up to RESTART_MAX_DELAY_SECONDS while it keeps
+        dying early; back to 1 once it had run for RESTART_RESET_SECONDS."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its pool processes, if any survived it
+        if time.monotonic() - self.started_at >= RESTART_RESET_SECONDS:
+            self.failures = 0
+        delay = min(RESTART_MAX_DELAY_SECONDS, 2.0**self.failures)
+        self.failures += 1
+        self.restart_at = time.monotonic() + delay
+        return delay
+
+    def restart_if_due(self) -> bool:
+        if self.restart_at is None or time.monotonic() < self.restart_at:
+            return False
+        self.restarts += 1
+        self.start()
+        return True
 
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
         if self.process.poll() is None:
@@ -194,8 +233,14 @@ class Launcher:
         concurrency = os.environ.get("ASSAY_WORKER_CONCURRENCY", "1")
         worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
         worker += ["--concurrency", concurrency, "-l", "info", "-n", f"{self.worker_name}@%h"]
+        # Celery beat sends the recovery sweep every minute (settings.CELERY_BEAT_SCHEDULE): batches
+        # whose worker died are re-queued and work the broker lost is re-sent, without a command.
+        schedule = Path(settings.DATA_DIR) / "celerybeat-schedule"
+        beat = [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "info", "-s", str(schedule)]
+        beat += ["--pidfile="]
         self.children.append(Child("The web server", web, env))
-        self.children.append(Child("The Celery worker", worker, env))
+        self.children.append(Child("The Celery worker", worker, env, restartable=True))
+        self.children.append(Child("Celery beat", beat, env, restartable=True))
 
     def _wait_for_web(self) -> None:
         deadline = time.monotonic() + WEB_READY_TIMEOUT_SECONDS
@@ -229,12 +274,20 @@ class Launcher:
         from opportunities.demo import DEMO_PASSWORD, DEMO_TEAM_SLUG
 
         url = f"http://{HOST}:{self.port}/"
+        password = (
+            DEMO_PASSWORD
+            if settings.DEBUG
+            else "as printed when it was created (manage.py reset_password demo sets a new one)"
+        )
         lines = [
             f"Assay is running at {url}",
-            f"Demo login: user demo, password {DEMO_PASSWORD}   (team: {url}t/{DEMO_TEAM_SLUG}/)",
+            f"Demo login: user demo, password {password}   (team: {url}t/{DEMO_TEAM_SLUG}/)",
             "Also demo-editor, demo-viewer and demo-auditor, same password.",
             f"Celery worker: queues {self.queues}"
-            + ("" if self.worker_ready else " (not answering yet: see its log above)"),
+            + ("" if self.worker_ready else " (not answering yet: see its log above)")
+            + " (restarted if it dies)",
+            f"Celery beat: recovery sweep every {settings.ASSAY_RECOVERY_INTERVAL_S} s"
+            " (stalled batches re-queued, lost work re-sent)",
             f"Data: {settings.DATA_DIR}",
             "Press Ctrl-C to stop.",
         ]
@@ -245,12 +298,29 @@ class Launcher:
         print("=" * width + "\n", flush=True)
 
     def _supervise(self) -> int:
+        """The web server's exit stops Assay; a worker or beat that dies is started again (back-off)."""
         while not self.stopping:
-            try:
-                self._check_children()
-            except LaunchError as error:
-                print(f"\n{error}", file=sys.stderr, flush=True)
-                return 1
+            for child in self.children:
+                if child.restart_if_due():
+                    print(f"{child.name} restarted (restart {child.restarts}).", flush=True)
+                    continue
+                code = child.exited()
+                if code is None:
+                    continue
+                if not child.restartable:
+                    print(
+                        f"\n{child.name} stopped unexpectedly (exit code {code}): stopping Assay.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    return 1
+                delay = child.schedule_restart()
+                print(
+                    f"{child.name} stopped unexpectedly (exit code {code}): starting it again in {delay:.0f} s; "
+                    "the web server stays up.",
+                    file=sys.stderr,
+                    flush=True,
+                )
             time.sleep(0.5)
         return 0
 

@@ -5,6 +5,7 @@ Tests override a few values in tests/conftest.py; production sets DEBUG=false an
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -59,9 +60,10 @@ INSTALLED_APPS = [
     "template_partials",
     "accounts",
     "llmcore",
-    "llmcore.experiments",
+    "experiments",
     "opportunities",
     "audits",
+    "audits.fairness",
 ]
 
 MIDDLEWARE = [
@@ -71,10 +73,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.sessions.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.ContentSecurityPolicyMiddleware",
+    "accounts.middleware.PrivateResponsesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -135,6 +139,23 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 55 * 60)
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# Recovery without a person (experiments/recovery.py): Celery beat (started by `make run`; in production
+# run `celery -A config beat` beside the workers) sends the sweep every ASSAY_RECOVERY_INTERVAL_S. It
+# re-queues batches whose worker no longer runs them (claimed more than ASSAY_STALL_GRACE_S ago) and
+# re-sends queued work whose message the broker lost.
+ASSAY_RECOVERY_INTERVAL_S = env_int("ASSAY_RECOVERY_INTERVAL_S", 60)
+ASSAY_STALL_GRACE_S = env_int("ASSAY_STALL_GRACE_S", 120)
+CELERY_BEAT_SCHEDULE = {
+    "recover-work": {
+        "task": "experiments.recover",
+        "schedule": float(ASSAY_RECOVERY_INTERVAL_S),
+        # A sweep nobody ran in time is dropped, not piled up behind a busy worker.
+        "options": {"queue": "default", "expires": float(ASSAY_RECOVERY_INTERVAL_S)},
+    }
+}
+# Seconds to wait for the broker (a connection) and for workers (a broadcast reply) on pages and sweeps.
+ASSAY_BROKER_TIMEOUT_S = float(env_str("ASSAY_BROKER_TIMEOUT_S") or 1.0)
+ASSAY_WORKER_REPLY_TIMEOUT_S = float(env_str("ASSAY_WORKER_REPLY_TIMEOUT_S") or 1.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -144,9 +165,17 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Failed sign-ins allowed per username and per client address in LOGIN_RATE_WINDOW seconds.
+# Failed sign-ins allowed per username and per (client address, username) in LOGIN_RATE_WINDOW seconds,
+# and per client address over all usernames (accounts/ratelimit.py).
 LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 5)
+LOGIN_RATE_ADDRESS_LIMIT = env_int("LOGIN_RATE_ADDRESS_LIMIT", 50)
 LOGIN_RATE_WINDOW = env_int("LOGIN_RATE_WINDOW", 300)
+# Behind a reverse proxy: the header it puts the client address in (e.g. X-Forwarded-For; its last entry
+# is used). Off by default: a header a client can set itself must not be trusted.
+LOGIN_TRUSTED_PROXY_HEADER = env_str("LOGIN_TRUSTED_PROXY_HEADER")
+# A session with no request for this many seconds is signed out (0: never).
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 8 * 60 * 60)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 60 * 60)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -167,6 +196,23 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Largest task import accepted (CSV or XLSX).
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+# An XLSX import is refused before it is read when its parts unpack to more than this (the web and
+# import_tasks alike): a 100,000-row task sheet unpacks to about 40 MB.
+IMPORT_MAX_UNPACKED_BYTES = env_int("IMPORT_MAX_UNPACKED_BYTES", 100 * 1024 * 1024)
+
+# Hosted models (OpenAI-compatible servers): the hosts, addresses and networks they may be reached at,
+# comma-separated; empty turns hosted models off. Loopback and private addresses must be listed as
+# addresses or networks (e.g. 127.0.0.1:8080 for a local llama.cpp server). API keys come only from
+# variables named ASSAY_MODEL_KEY_* (see llmcore/endpoints.py).
+ASSAY_MODEL_HOSTS = env_list("ASSAY_MODEL_HOSTS")
+# Audit evidence files: stored under ASSAY_DATA_DIR by sha256, at most this many bytes each.
+AUDIT_EVIDENCE_DIR = DATA_DIR / "evidence"
+AUDIT_EVIDENCE_MAX_BYTES = env_int("ASSAY_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
+# Keys the audit trail's hash chain (audits.trail). Never stored in the database; without the variable it
+# is derived from SECRET_KEY, so set both (or this one) to a secret of its own in production.
+AUDIT_TRAIL_KEY = (
+    env_str("ASSAY_AUDIT_TRAIL_KEY") or hashlib.sha256(f"assay-audit-trail:{SECRET_KEY}".encode()).hexdigest()
+)
 
 # Models: local files only, never downloaded at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -180,6 +226,9 @@ MODEL_MEMORY_BUDGET_MB = env_int("ASSAY_MODEL_MEMORY_BUDGET_MB", 4096)
 # 1.03 with 256 and 1.09-1.27 with 128 (2 cores). Smaller batches cancel sooner and show progress more
 # often; a batch of 256 short outputs takes about a minute on 2 CPU cores.
 ASSAY_EXPERIMENT_BATCH_ITEMS = env_int("ASSAY_EXPERIMENT_BATCH_ITEMS", 256)
+# The matrix draws at most this many tasks; beyond, a sample of each quadrant (and says so), while its
+# counts and highest-value lists cover every task (opportunities/matrix.py sample_for_matrix).
+ASSAY_MATRIX_MAX_POINTS = env_int("ASSAY_MATRIX_MAX_POINTS", 5000)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie

@@ -4,6 +4,7 @@ from django import forms
 
 from accounts.models import Role, Team
 
+from . import endpoints
 from .models import ModelConfig, TeamBudget, looks_like_a_secret
 
 MODEL_FIELDS = [
@@ -51,6 +52,27 @@ class AllowedRolesMixin:
         chosen = set(self.cleaned_data.get("allowed_roles") or [])
         return ",".join(role for role in Role.values if role in chosen)
 
+    def _setup_key_choices(self) -> None:
+        """API keys are picked from the ASSAY_MODEL_KEY_* variables set on the instance, never typed."""
+        names = endpoints.available_key_names()
+        current = self.instance.api_key_env if self.instance.pk else ""
+        if current and current not in names and endpoints.is_allowed_key_name(current):
+            names.append(current)  # set on the workers only: keep it pickable
+        self.fields["api_key_env"] = forms.ChoiceField(
+            choices=[("", "No API key")] + [(name, name) for name in names],
+            required=False,
+            label="API key",
+            help_text=(
+                "OpenAI-compatible models only. The instance's API key variables "
+                f"({endpoints.KEY_PREFIX}…); an instance administrator adds them."
+                if names
+                else "OpenAI-compatible models only. No API key is configured on this instance: an "
+                f"instance administrator sets one as an environment variable named {endpoints.KEY_PREFIX}…"
+            ),
+            # Never echo what was sent: it may be a pasted key.
+            error_messages={"invalid_choice": "Pick one of the API keys this instance offers."},
+        )
+
     def clean_api_key_env(self) -> str:
         value = (self.cleaned_data.get("api_key_env") or "").strip()
         if looks_like_a_secret(value):
@@ -72,6 +94,7 @@ class ModelConfigForm(AllowedRolesMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.team = team
         self._setup_roles()
+        self._setup_key_choices()
 
     def clean_name(self) -> str:
         # The form leaves `team` out, so Django skips the (team, name) constraint: check it here.

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Role, Team
 from llmcore.engine.types import BackendKind, ModelSpec
 
+from . import endpoints
 from .usage import cost_lines, format_parameters
 
 
@@ -61,12 +62,13 @@ def validate_env_var_name(value: str) -> None:
     if looks_like_a_secret(value):
         raise ValidationError(
             "This looks like an API key itself. Keep the key in an environment variable on the workers "
-            "and enter that variable's name here (for example OPENAI_API_KEY)."
+            f"and pick that variable here (its name starts with {endpoints.KEY_PREFIX})."
         )
-    if not ENV_VAR_NAME.match(value):
+    if not ENV_VAR_NAME.match(value) or not endpoints.is_allowed_key_name(value):
         raise ValidationError(
-            f"{value!r} is not an environment variable name: use capital letters, digits and "
-            "underscores, starting with a letter or underscore (for example OPENAI_API_KEY)."
+            f"{value!r} is not an API key variable this instance allows: only environment variables "
+            f"named {endpoints.KEY_PREFIX}… (capital letters, digits and underscores) can be sent to a "
+            "model server."
         )
 
 
@@ -189,7 +191,7 @@ class ModelConfig(models.Model):
     measured_latency_s = models.FloatField("measured latency (s)", null=True, blank=True, editable=False)
     measured_tokens_per_s = models.FloatField("measured tokens/s", null=True, blank=True, editable=False)
     measured_at = models.DateTimeField(null=True, blank=True, editable=False)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=10_000)
     is_active = models.BooleanField("active", default=True, help_text="Inactive models cannot be picked.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -232,6 +234,10 @@ class ModelConfig(models.Model):
                     "For an OpenAI-compatible model the source is the server's base URL, "
                     "e.g. https://api.example.com/v1."
                 )
+            else:
+                refused = endpoints.refusal(self.source)
+                if refused:
+                    errors["source"] = refused
             if not self.remote_model:
                 errors["remote_model"] = "Name the model the server should run (e.g. gpt-4o-mini)."
             if self.device == Device.CUDA:

@@ -13,10 +13,9 @@ from django.utils import timezone
 
 from accounts.models import Team
 
-from . import usage
+from . import endpoints, usage
 from .engine.params import InferenceParams
 from .engine.types import (
-    ChatMessage,
     FinishReason,
     GenerationRequest,
     GenerationResult,
@@ -95,40 +94,6 @@ def record_refusals(
 # -- running a model -----------------------------------------------------------------------------------
 
 
-def request_to_dict(request: GenerationRequest) -> dict:
-    return {
-        "key": request.key,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-        "params": request.params.to_dict(),
-    }
-
-
-def request_from_dict(data: dict) -> GenerationRequest:
-    """Rebuilds a request sent through the broker; parameters are validated again."""
-    return GenerationRequest(
-        messages=tuple(ChatMessage(m["role"], m["content"]) for m in data["messages"]),
-        params=InferenceParams.from_dict(data.get("params")),
-        key=data.get("key", ""),
-    )
-
-
-def result_to_dict(result: GenerationResult) -> dict:
-    return {
-        "key": result.key,
-        "text": result.text,
-        "finish_reason": str(result.finish_reason),
-        "tokens_in": result.tokens_in,
-        "tokens_out": result.tokens_out,
-        "latency_s": result.latency_s,
-        "cost": result.cost,
-        "error": result.error,
-    }
-
-
-def result_from_dict(data: dict) -> GenerationResult:
-    return GenerationResult(**{**data, "finish_reason": FinishReason(data["finish_reason"])})
-
-
 _OUTCOMES = {FinishReason.ERROR: Outcome.ERROR, FinishReason.TIMEOUT: Outcome.TIMEOUT}
 
 
@@ -153,6 +118,8 @@ def run_inference(
     if config.team_id is not None and config.team_id != team_id:
         raise ModelNotAllowed(f"{config.name} belongs to another team.")
     try:
+        # Only ASSAY_MODEL_KEY_* variables may leave the worker, whatever a stored row names.
+        endpoints.api_key(config.api_key_env)
         results = runtime.generate(config.to_spec(), list(requests), batch_size=batch_size)
     except (ModelUnavailable, TransientBackendError) as exc:
         _log_calls(
@@ -161,6 +128,13 @@ def run_inference(
         raise
     _log_calls(config, team_id, user_id, purpose, results)
     return results
+
+
+def execution_profile(config: ModelConfig):
+    """The precision and decoding path this worker uses for the model (runtime.ExecutionProfile)."""
+    from .engine import runtime
+
+    return runtime.execution_profile(config.to_spec())
 
 
 def failed_result(request: GenerationRequest, message: str) -> GenerationResult:

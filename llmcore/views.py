@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
+from accounts.pages import page_context
+
 from . import services, tasks, usage
 from .access import get_llm_team, get_model_for_user
 from .forms import ModelConfigForm, TeamBudgetForm
@@ -34,14 +36,9 @@ def model_list(request: HttpRequest, team_slug: str) -> HttpResponse:
     if sort not in SORTS:
         sort = "name"
     configs = ModelConfig.objects.for_team(access.team).order_by(*SORTS[sort])
-    context = {
-        "team": access.team,
-        "access": access,
-        "configs": configs,
-        "sort": sort,
-        "sorts": [(key, key.capitalize()) for key in SORTS],
-        "nav": "models",
-    }
+    context = page_context(
+        access, "models", configs=configs, sort=sort, sorts=[(key, key.capitalize()) for key in SORTS]
+    )
     template = "llmcore/model_list.html#table" if request.htmx else "llmcore/model_list.html"
     return render(request, template, context)
 
@@ -57,7 +54,7 @@ def model_create(request: HttpRequest, team_slug: str) -> HttpResponse:
     return render(
         request,
         "llmcore/model_form.html",
-        {"team": access.team, "access": access, "form": form, "nav": "models"},
+        page_context(access, "models", form=form),
     )
 
 
@@ -73,19 +70,16 @@ def model_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     return render(
         request,
         "llmcore/model_detail.html",
-        {
-            "team": access.team,
-            "access": access,
-            "config": config,
-            "totals": calls.totals(),
-            "chart": chart,
-            "recent": calls.select_related("user")[:20],
-            "can_use": config.allows_role(access.role) and config.is_active,
-            "can_measure": access.is_admin
-            and not config.is_instance_wide
-            and config.modality == Modality.TEXT,
-            "nav": "models",
-        },
+        page_context(
+            access,
+            "models",
+            config=config,
+            totals=calls.totals(),
+            chart=chart,
+            recent=calls.select_related("user")[:20],
+            can_use=config.allows_role(access.role) and config.is_active,
+            can_measure=access.is_admin and not config.is_instance_wide and config.modality == Modality.TEXT,
+        ),
     )
 
 
@@ -100,7 +94,7 @@ def model_edit(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     return render(
         request,
         "llmcore/model_form.html",
-        {"team": access.team, "access": access, "form": form, "config": config, "nav": "models"},
+        page_context(access, "models", form=form, config=config),
     )
 
 
@@ -123,7 +117,7 @@ def model_delete(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     return render(
         request,
         "llmcore/model_delete.html",
-        {"team": access.team, "access": access, "config": config, "nav": "models"},
+        page_context(access, "models", config=config),
     )
 
 
@@ -155,18 +149,17 @@ def usage_report(request: HttpRequest, team_slug: str) -> HttpResponse:
     calls = InferenceCall.objects.filter(team=access.team).between(window.start, window.end)
     rows = list(calls.daily_summary())
     status = services.budget_status(access.team, now)
-    context = {
-        "team": access.team,
-        "access": access,
-        "window": window,
-        "is_current": window.start <= now < window.end,
-        "rows": rows,
-        "per_model": list(calls.per_model()),
-        "totals": calls.totals(),
-        "chart": usage.bar_chart(usage.daily_totals(rows, window.days)),
-        "status": status,
-        "nav": "models",
-    }
+    context = page_context(
+        access,
+        "models",
+        window=window,
+        is_current=window.start <= now < window.end,
+        rows=rows,
+        per_model=list(calls.per_model()),
+        totals=calls.totals(),
+        chart=usage.bar_chart(usage.daily_totals(rows, window.days)),
+        status=status,
+    )
     template = "llmcore/usage.html#report" if request.htmx else "llmcore/usage.html"
     return render(request, template, context)
 
@@ -183,11 +176,5 @@ def budget_edit(request: HttpRequest, team_slug: str) -> HttpResponse:
     return render(
         request,
         "llmcore/budget_form.html",
-        {
-            "team": access.team,
-            "access": access,
-            "form": form,
-            "status": services.budget_status(access.team),
-            "nav": "models",
-        },
+        page_context(access, "models", form=form, status=services.budget_status(access.team)),
     )

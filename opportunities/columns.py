@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from accounts.spreadsheets import escape_formula, unescape_formula
+
+from .limits import NOTES_MAX_LENGTH, STATEMENT_MAX_LENGTH, TITLE_MAX_LENGTH
+
 if TYPE_CHECKING:
     from .models import Task
 
@@ -24,17 +28,9 @@ class CellError(ValueError):
 
 Parser = Callable[[str], Any]
 
-# A spreadsheet executes a text cell starting with one of these. Exports prefix such cells with a single
-# quote; imports drop that quote again so an exported file round-trips.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_formula(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
-
-
-def unescape_formula(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_TRIGGERS) else text
+# Exports quote text a spreadsheet would run as a formula; imports drop that quote again so an exported
+# file round-trips (accounts.spreadsheets, shared by every export).
+__all__ = ["escape_formula", "unescape_formula"]
 
 
 def _got(raw: str) -> str:
@@ -46,7 +42,7 @@ def text_parser(max_length: int | None = None) -> Parser:
     def parse(raw: str) -> str:
         value = unescape_formula(raw.strip()).strip()
         if max_length is not None and len(value) > max_length:
-            raise CellError(f"must be at most {max_length} characters (got {len(value)})")
+            raise CellError(f"must be at most {max_length:,} characters (got {len(value):,})")
         return value
 
     return parse
@@ -84,7 +80,8 @@ def number_parser(low: int, high: int, places: int, percent: bool = False) -> Pa
             value = value / 100 if value is not None else None
         else:
             value = _decimal(text)
-        if value is None:
+        # The range is checked before rounding: quantize refuses a number as large as 1e30.
+        if value is None or not low <= value <= high:
             raise CellError(f"{expected} {_got(raw)}")
         value = value.quantize(step, rounding=ROUND_HALF_UP)
         if not low <= value <= high:
@@ -97,7 +94,7 @@ def number_parser(low: int, high: int, places: int, percent: bool = False) -> Pa
 def integer_parser(low: int, high: int) -> Parser:
     def parse(raw: str) -> int:
         value = _decimal(raw)
-        if value is None or value != value.to_integral_value() or not low <= value <= high:
+        if value is None or not low <= value <= high or value != value.to_integral_value():
             raise CellError(f"must be a whole number between {low} and {high} {_got(raw)}")
         return int(value)
 
@@ -131,7 +128,7 @@ COLUMNS: tuple[Column, ...] = (
         "job",
         "Job title. Jobs are matched by title (ignoring case and extra spaces) and created when missing.",
         export=lambda task: task.job.title,
-        parse=text_parser(200),
+        parse=text_parser(TITLE_MAX_LENGTH),
         required=True,
         example="Support agent",
     ),
@@ -139,7 +136,7 @@ COLUMNS: tuple[Column, ...] = (
         "task",
         "What the task is, in one sentence.",
         export=lambda task: task.statement,
-        parse=text_parser(),
+        parse=text_parser(STATEMENT_MAX_LENGTH),
         required=True,
         example="Answer customer emails about billing",
     ),
@@ -228,10 +225,15 @@ COLUMNS: tuple[Column, ...] = (
         export=lambda task: task.verdict,
     ),
     Column(
+        "verdict_warning",
+        "Why the verdict needs a second look, e.g. reviews that disagree with the scorer (export only).",
+        export=lambda task: " ".join(task.verdict_warnings or []),
+    ),
+    Column(
         "notes",
         "Free text.",
         export=lambda task: task.notes,
-        parse=text_parser(),
+        parse=text_parser(NOTES_MAX_LENGTH),
         default="",
         example="",
     ),

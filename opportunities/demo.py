@@ -12,6 +12,8 @@ INSTALLED_APPS order, in one transaction.
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +22,9 @@ from importlib import import_module
 from importlib.util import find_spec
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.utils import timezone
 
 from accounts.models import Membership, Role, Team
@@ -29,7 +33,19 @@ from .models import Job, Stage, StageChange, Task, UseCase
 
 DEMO_TEAM_SLUG = "demo"
 DEMO_TEAM_NAME = "Demo"
-DEMO_PASSWORD = "demo"
+DEMO_PASSWORD = "demo"  # with DEBUG on only: a deployment gets a strong one (demo_password)
+
+
+def demo_password() -> str:
+    """`demo` while developing (DEBUG on); otherwise ASSAY_DEMO_PASSWORD or a random one, and either must
+    pass the password validators."""
+    if settings.DEBUG:
+        return DEMO_PASSWORD
+    password = os.environ.get("ASSAY_DEMO_PASSWORD") or secrets.token_urlsafe(15)
+    validate_password(password)
+    return password
+
+
 # username -> role in the demo team; `demo` is the login `make run` prints.
 DEMO_USERS = {
     "demo": Role.ADMIN,
@@ -261,11 +277,13 @@ def seed_team_and_portfolio() -> DemoContext:
 
 def _seed_users(ctx: DemoContext) -> None:
     User = get_user_model()
+    password = None
     for username, role in DEMO_USERS.items():
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = User.objects.create_user(username=username, password=DEMO_PASSWORD)
-            ctx.log(f"Created user {username!r} with password {DEMO_PASSWORD!r}.")
+            password = password or demo_password()
+            user = User.objects.create_user(username=username, password=password)
+            ctx.log(f"Created user {username!r} with password {password!r}.")
         ctx.users[username] = user
         _, created = Membership.objects.get_or_create(team=ctx.team, user=user, defaults={"role": role})
         if created:
@@ -338,7 +356,7 @@ DEMO_EVIDENCE = {
 def _link_demo_evidence(ctx: DemoContext) -> None:
     """Links the demo experiments to the tasks they test (only in a new demo team: links people removed
     stay removed). Their verdicts follow once the experiments run."""
-    from llmcore.experiments.models import Experiment
+    from experiments.models import Experiment
 
     experiments = {e.name: e for e in Experiment.objects.filter(team=ctx.team)}
     for task in Task.objects.filter(job__team=ctx.team, statement__in=DEMO_EVIDENCE):

@@ -17,7 +17,9 @@ JSON schema ``assay.portfolio/1``::
      "tasks": [{"code", "job": job code, "job_title", "statement", "kind", "mode", "hours_per_week",
                 "people_share", "time_saved", "exposure_label", "label_source", "notes",
                 "model_cost_per_year", "revenue_upside", "annual_value", "verdict",
-                "feasibility": number or null}],
+                "feasibility": number or null, "feasibility_basis": which figure feasibility is,
+                "verdict_warnings": [text], "cases_per_year": int or null,
+                "model_cost_per_1k_cases": number or null}],
      "totals": {"tasks": int, "jobs": int, "annual_value": number,
                 "annual_value_by_verdict": {verdict: number}, "tasks_by_verdict": {verdict: int}}}
 
@@ -29,12 +31,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 
 from accounts.models import Team
@@ -53,6 +58,7 @@ CONTENT_TYPES = {
 HEADERS = [column.name for column in COLUMNS]
 # The portfolio page's querystring filters; "exposure=none" selects tasks without a label.
 FILTER_KEYS = ("job", "kind", "mode", "exposure", "verdict")
+JSON_CHUNK = 500  # tasks per streamed piece of the JSON export
 
 
 # --- which tasks ------------------------------------------------------------------------------------
@@ -143,6 +149,12 @@ def task_dict(task: Task) -> dict[str, Any]:
         "annual_value": float(value.annual_value),
         "verdict": task.verdict,
         "feasibility": task.feasibility,
+        "feasibility_basis": task.feasibility_basis,
+        "verdict_warnings": list(task.verdict_warnings or []),
+        "cases_per_year": task.cases_per_year,
+        "model_cost_per_1k_cases": None
+        if task.model_cost_per_1k_cases is None
+        else float(task.model_cost_per_1k_cases),
     }
 
 
@@ -163,29 +175,59 @@ def portfolio_document(
     generated_at: datetime,
     filters: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    task_dicts = [task_dict(task) for task in tasks]
-    job_dicts = [job_dict(job) for job in jobs]
-    value_by_verdict = dict.fromkeys(VERDICTS, Decimal(0))
-    count_by_verdict = dict.fromkeys(VERDICTS, 0)
-    for item in task_dicts:
-        value_by_verdict[item["verdict"]] += Decimal(str(item["annual_value"]))
-        count_by_verdict[item["verdict"]] += 1
-    return {
+    """The whole document as one value (the streamed text, parsed: the two cannot differ)."""
+    return json.loads("".join(iter_portfolio_json(team, jobs, tasks, generated_at, filters)))
+
+
+def iter_portfolio_json(
+    team: Team,
+    jobs: Iterable[Job],
+    tasks: Iterable[Task],
+    generated_at: datetime,
+    filters: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """The JSON document in chunks, in constant memory: the head, the jobs, the tasks JSON_CHUNK at a
+    time, then the totals counted on the way (pass `tasks.iterator()` so rows are not all held)."""
+    head = {
         "schema": SCHEMA,
         "team": {"code": str(team.code), "name": team.name, "slug": team.slug},
         "generated_at": generated_at.isoformat(),
         "value_rules_version": VALUE_RULES_VERSION,
         "filters": dict(filters or {}),
-        "jobs": job_dicts,
-        "tasks": task_dicts,
-        "totals": {
-            "tasks": len(task_dicts),
-            "jobs": len(job_dicts),
-            "annual_value": float(sum(value_by_verdict.values())),
-            "annual_value_by_verdict": {verdict: float(total) for verdict, total in value_by_verdict.items()},
-            "tasks_by_verdict": count_by_verdict,
-        },
     }
+    yield _json(head)[:-1] + ',"jobs":['
+    job_count = 0
+    for job in jobs:
+        yield ("," if job_count else "") + _json(job_dict(job))
+        job_count += 1
+    yield '],"tasks":['
+    value_by_verdict = dict.fromkeys(VERDICTS, Decimal(0))
+    count_by_verdict = dict.fromkeys(VERDICTS, 0)
+    chunk: list[str] = []
+    task_count = 0
+    for task in tasks:
+        item = task_dict(task)
+        value_by_verdict[item["verdict"]] += Decimal(str(item["annual_value"]))
+        count_by_verdict[item["verdict"]] += 1
+        chunk.append(_json(item))
+        task_count += 1
+        if len(chunk) >= JSON_CHUNK:
+            yield ("," if task_count > len(chunk) else "") + ",".join(chunk)
+            chunk = []
+    if chunk:
+        yield ("," if task_count > len(chunk) else "") + ",".join(chunk)
+    totals = {
+        "tasks": task_count,
+        "jobs": job_count,
+        "annual_value": float(sum(value_by_verdict.values())),
+        "annual_value_by_verdict": {verdict: float(total) for verdict, total in value_by_verdict.items()},
+        "tasks_by_verdict": count_by_verdict,
+    }
+    yield '],"totals":' + _json(totals) + "}"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
 # --- files ------------------------------------------------------------------------------------------
@@ -207,6 +249,26 @@ def iter_csv(tasks: Iterable[Task]) -> Iterator[str]:
 
 
 def xlsx_bytes(tasks: Iterable[Task], title: str = "Tasks") -> bytes:
+    buffer = io.BytesIO()
+    write_xlsx(tasks, buffer, title)
+    return buffer.getvalue()
+
+
+def xlsx_file(tasks: Iterable[Task], title: str = "Tasks") -> IO[bytes]:
+    """The workbook in a temporary file, rewound (deleted once closed): rows go through openpyxl's
+    write-only mode and the zip is written to disk, so memory stays flat however many tasks (pass
+    `tasks.iterator()`)."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - returned open; the response closes it
+    try:
+        write_xlsx(tasks, out, title)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
+
+
+def write_xlsx(tasks: Iterable[Task], out: IO[bytes], title: str = "Tasks") -> None:
     import openpyxl
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -221,9 +283,7 @@ def xlsx_bytes(tasks: Iterable[Task], title: str = "Tasks") -> bytes:
         row = [spreadsheet_cell(value) for value in task_values(task)]
         # openpyxl refuses control characters in text; they cannot be shown in a cell anyway.
         sheet.append([ILLEGAL_CHARACTERS_RE.sub("", cell) if isinstance(cell, str) else cell for cell in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    workbook.save(out)
 
 
 def export_filename(team: Team, fmt: str, today: datetime) -> str:

@@ -1,7 +1,7 @@
 """A task's feasibility verdict: a pure function of its experiment evidence, the team's thresholds and
 the PM's rubric answer, returned with its reasons (numbers included) and a headline score.
 
-Rules (version `feasibility-1`), with the default thresholds in brackets:
+Rules (version `feasibility-2`), with the default thresholds in brackets:
 
 - **untested**: no automatically scored case and no human review.
 - **automation-ready** needs all of:
@@ -12,12 +12,16 @@ Rules (version `feasibility-1`), with the default thresholds in brackets:
      acceptance ≥ 0.90 on at least 30 cases"): the interval is already demanded of the pass rate,
      and a 90% Wilson lower bound would need at least 35 flawless reviews, making the 30-case
      floor meaningless;
-  3. the augmentation bar below (automating is a stronger claim than assisting);
-  4. the cost and latency limits, when the team set them;
-  5. a rubric answer other than "no".
+  3. reviews from at least `min_reviewers_automation` [2] different people: one person's "accept"s
+     are one opinion, however many there are;
+  4. the augmentation bar below (automating is a stronger claim than assisting);
+  5. the cost and latency limits, when the team set them (the latency limit reads the p95 of single
+     requests, what a user waits for one call, not the time of an output inside a batch);
+  6. a rubric answer other than "no".
 - **augmentation-ready** needs the 95% Wilson lower bound of accepted-or-minor-edit reviews
   ≥ `augmentation_lower` [0.60] (no minimum count of its own: the lower bound already punishes small
-  samples — 6 good reviews out of 6 are the fewest that pass), and the cost and latency limits.
+  samples — 6 good reviews out of 6 are the fewest that pass), reviews from at least
+  `min_reviewers_augmentation` [1] different people, and the cost and latency limits.
   Without human reviews a task cannot be augmentation-ready: people must have judged its outputs.
 - **not-yet**: evidence exists but does not meet the augmentation bar.
 
@@ -31,9 +35,19 @@ A task linked to several experiments has one candidate configuration per run (pr
 one's would describe neither — and the task takes the **best run's** verdict (`best_run`): the highest
 verdict, then the highest headline feasibility, then the most scored cases.
 
-Headline feasibility (the prioritisation matrix's x-axis, 0..1): the weakest of the available
-95% lower bounds — the automatic pass rate's and the human accept-or-minor-edit rate's — so it only
-rises when every kind of evidence does. None when untested.
+A verdict resting on reviews that disagree with the automatic scorer (Cohen's κ between the scorer's
+pass/fail and the reviewers' verdicts below `min_scorer_kappa` [0.4, "moderate agreement"]) carries a
+warning: either the scorer or the reviewers measure something else, and the verdict should not be
+trusted until someone looks. The warning does not change the verdict.
+
+Headline feasibility (the prioritisation matrix's x-axis, 0..1) is the figure that decided the verdict,
+so the matrix places a task by the same evidence as its verdict (`basis` names it):
+- automation-ready: the weaker of the automatic pass rate's and the accept-or-minor-edit rate's 95%
+  lower bounds (automation needs both);
+- augmentation-ready, and not-yet with human reviews: the accept-or-minor-edit rate's 95% lower bound
+  (the augmentation bar, met or missed);
+- not-yet without human reviews: the automatic pass rate's 95% lower bound.
+None when untested.
 """
 
 from __future__ import annotations
@@ -41,9 +55,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from experiments.run_evidence import RunEvidence
 from llmcore.stats import Proportion, proportion
 
-RULES_VERSION = "feasibility-1"
+RULES_VERSION = "feasibility-2"
 
 # The values of opportunities.models.Verdict, repeated so this module never needs Django's app
 # registry; tests/opportunities/test_feasibility.py checks that they match.
@@ -60,43 +75,6 @@ RUBRIC_QUESTION = (
 
 
 @dataclass(frozen=True)
-class FeasibilityEvidence:
-    """Aggregated over the experiments linked to one task (the caller picks which runs count)."""
-
-    cases_scored: int = 0  # generations with a decided overall pass (unparsed/error ones excluded)
-    cases_passed: int = 0
-    reviews_accepted: int = 0
-    reviews_minor_edit: int = 0
-    reviews_rejected: int = 0
-    cost_per_1k_cases: float | None = None
-    p95_latency_s: float | None = None
-
-    def __post_init__(self):
-        for name in (
-            "cases_scored",
-            "cases_passed",
-            "reviews_accepted",
-            "reviews_minor_edit",
-            "reviews_rejected",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a whole number of 0 or more, got {value!r}")
-        if self.cases_passed > self.cases_scored:
-            raise ValueError(
-                f"cases_passed ({self.cases_passed}) cannot exceed cases_scored ({self.cases_scored})"
-            )
-        for name in ("cost_per_1k_cases", "p95_latency_s"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be 0 or more, got {value!r}")
-
-    @property
-    def reviews(self) -> int:
-        return self.reviews_accepted + self.reviews_minor_edit + self.reviews_rejected
-
-
-@dataclass(frozen=True)
 class Thresholds:
     min_cases: int = 30
     automation_pass_lower: float = 0.90
@@ -104,10 +82,21 @@ class Thresholds:
     augmentation_lower: float = 0.60
     max_cost_per_1k_cases: float | None = None
     max_p95_latency_s: float | None = None
+    min_reviewers_automation: int = 2
+    min_reviewers_augmentation: int = 1
+    min_scorer_kappa: float | None = 0.4
 
     def __post_init__(self):
-        if isinstance(self.min_cases, bool) or not isinstance(self.min_cases, int) or self.min_cases < 1:
-            raise ValueError(f"min_cases must be a whole number of 1 or more, got {self.min_cases!r}")
+        for name in ("min_cases", "min_reviewers_automation", "min_reviewers_augmentation"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of 1 or more, got {value!r}")
+        if self.min_scorer_kappa is not None and not (
+            isinstance(self.min_scorer_kappa, int | float) and -1 <= self.min_scorer_kappa <= 1
+        ):
+            raise ValueError(
+                f"min_scorer_kappa must be between -1 and 1 (or empty for no warning), got {self.min_scorer_kappa!r}"
+            )
         for name in ("automation_pass_lower", "automation_acceptance", "augmentation_lower"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0 <= value <= 1):
@@ -130,6 +119,13 @@ class VerdictResult:
     acceptance: Proportion | None = None
     accept_or_edit: Proportion | None = None
     checks: dict[str, bool] = field(default_factory=dict)  # named rule → met, for the UI's checklist
+    basis: str = ""  # which figure `feasibility` is (see the module's docstring)
+    warnings: list[str] = field(default_factory=list)  # shown with the verdict; they do not change it
+
+
+BASIS_BOTH = "weaker of the pass-rate and accept-or-edit lower bounds"
+BASIS_ACCEPT_OR_EDIT = "accept-or-minor-edit rate, 95% lower bound"
+BASIS_PASS_RATE = "automatic pass rate, 95% lower bound"
 
 
 def _pct(value: float) -> str:
@@ -137,7 +133,7 @@ def _pct(value: float) -> str:
 
 
 def verdict(
-    evidence: FeasibilityEvidence, thresholds: Thresholds | None = None, rubric_answer: str | None = None
+    evidence: RunEvidence, thresholds: Thresholds | None = None, rubric_answer: str | None = None
 ) -> VerdictResult:
     thresholds = thresholds or Thresholds()
     if rubric_answer not in (None, "yes", "no"):
@@ -153,6 +149,7 @@ def verdict(
         )
 
     reasons: list[str] = []
+    warnings: list[str] = []
     checks: dict[str, bool] = {}
 
     # Automatic pass rate.
@@ -178,7 +175,7 @@ def verdict(
         proportion(evidence.reviews_accepted + evidence.reviews_minor_edit, reviews) if reviews else None
     )
     if acceptance is None or accept_or_edit is None:
-        checks["automation_acceptance"] = checks["augmentation"] = False
+        checks["automation_acceptance"] = checks["augmentation"] = checks["reviewers_automation"] = False
         reasons.append(
             "No human reviews yet: augmentation and automation both need people to judge the outputs "
             "(accept, minor edit or reject)."
@@ -199,18 +196,45 @@ def verdict(
             text += f" Acceptance {relation} the automation bar of {_pct(t.automation_acceptance)}."
         reasons.append(text)
         augment_ok = accept_or_edit.low >= t.augmentation_lower
-        checks["augmentation"] = augment_ok
         relation = "meets" if augment_ok else "is below"
         reasons.append(
             f"Accepted or minor edit {accept_or_edit.describe()}; its lower bound {_pct(accept_or_edit.low)} "
             f"{relation} the augmentation bar of {_pct(t.augmentation_lower)}."
         )
+        people = evidence.reviewers
+        checks["reviewers_automation"] = people >= t.min_reviewers_automation
+        checks["reviewers_augmentation"] = people >= t.min_reviewers_augmentation
+        checks["augmentation"] = augment_ok and checks["reviewers_augmentation"]
+        text = f"Reviewed by {people} different {'person' if people == 1 else 'people'}."
+        missing = [
+            f"{label} needs at least {need}"
+            for label, need, met in (
+                ("Augmentation", t.min_reviewers_augmentation, checks["reviewers_augmentation"]),
+                ("Automation", t.min_reviewers_automation, checks["reviewers_automation"]),
+            )
+            if not met
+        ]
+        if missing:
+            text += " " + "; ".join(missing) + " (one person's verdicts are one opinion, however many)."
+        reasons.append(text)
+        if evidence.scorer_kappa is not None and evidence.scorer_kappa_n:
+            kappa = evidence.scorer_kappa
+            agreement = (
+                f"Reviewers and the automatic scorer agree with κ = {kappa:.2f} over "
+                f"{evidence.scorer_kappa_n} output{'s' if evidence.scorer_kappa_n != 1 else ''}"
+            )
+            if t.min_scorer_kappa is not None and kappa < t.min_scorer_kappa:
+                warnings.append(
+                    f"{agreement}, below the {t.min_scorer_kappa:g} the team expects: the reviews this verdict "
+                    "rests on disagree with the scorer; check the scorer or the review guidance before trusting it."
+                )
+            reasons.append(agreement + ".")
 
     # Cost and latency limits (checked only when the team set them).
     limits_ok = True
     for key, limit, value, label, unit in (
         ("cost", t.max_cost_per_1k_cases, evidence.cost_per_1k_cases, "Cost per 1,000 cases", ""),
-        ("latency", t.max_p95_latency_s, evidence.p95_latency_s, "p95 latency", " s"),
+        ("latency", t.max_p95_latency_s, evidence.p95_latency_s, "p95 latency of a single request", " s"),
     ):
         if limit is None:
             continue
@@ -240,7 +264,13 @@ def verdict(
         )
 
     augmentation = checks["augmentation"] and limits_ok
-    automation = augmentation and checks["automation_pass"] and checks["automation_acceptance"] and not capped
+    automation = (
+        augmentation
+        and checks["automation_pass"]
+        and checks["automation_acceptance"]
+        and checks["reviewers_automation"]
+        and not capped
+    )
     if automation:
         result = AUTOMATION_READY
     elif augmentation:
@@ -248,11 +278,18 @@ def verdict(
     else:
         result = NOT_YET
 
-    lower_bounds = [p.low for p in (pass_rate, accept_or_edit) if p is not None]
+    if result == AUTOMATION_READY:
+        headline, basis = min(pass_rate.low, accept_or_edit.low), BASIS_BOTH  # type: ignore[union-attr]
+    elif accept_or_edit is not None:
+        headline, basis = accept_or_edit.low, BASIS_ACCEPT_OR_EDIT
+    else:
+        headline, basis = pass_rate.low, BASIS_PASS_RATE  # type: ignore[union-attr]
     return VerdictResult(
         verdict=result,
         reasons=reasons,
-        feasibility=min(lower_bounds),
+        feasibility=headline,
+        basis=basis,
+        warnings=warnings,
         pass_rate=pass_rate,
         acceptance=acceptance,
         accept_or_edit=accept_or_edit,
@@ -263,7 +300,7 @@ def verdict(
 _RANK = {AUTOMATION_READY: 3, AUGMENTATION_READY: 2, NOT_YET: 1, UNTESTED: 0}
 
 
-def best_run(results: list[tuple[VerdictResult, FeasibilityEvidence]]) -> int | None:
+def best_run(results: list[tuple[VerdictResult, RunEvidence]]) -> int | None:
     """Index of the deciding run among (verdict, evidence) pairs, None when there are none."""
     if not results:
         return None

@@ -14,11 +14,20 @@ from accounts.models import Team
 
 from .feasibility import RUBRIC_QUESTION
 from .models import Exposure, FeasibilityPolicy, Job, LabelSource, Mode, RubricAnswer, Task, TaskKind, Verdict
+from .value import model_cost_per_year
 
 
 def _range_messages(low: int | str, high: int | str, what: str = "a number") -> dict[str, str]:
     message = f"Must be {what} between {low} and {high}."
-    return {"invalid": message, "min_value": message, "max_value": message, "required": message}
+    # max_digits and max_whole_digits: 1e30 has too many digits, which is to say it is out of range.
+    return {
+        "invalid": message,
+        "min_value": message,
+        "max_value": message,
+        "required": message,
+        "max_digits": message,
+        "max_whole_digits": message,
+    }
 
 
 class NumberField(forms.DecimalField):
@@ -132,6 +141,15 @@ class TaskForm(forms.ModelForm):
         initial=Decimal("0.3"),
         help_text="Percentage of the task's time the model would save (0–100).",
     )
+    cases_per_year = forms.IntegerField(
+        label="Cases per year",
+        required=False,
+        min_value=0,
+        max_value=10_000_000_000,
+        help_text="How many times a year the task is done (tickets answered, documents drafted). With the "
+        "deciding run's measured cost per 1,000 cases it gives the model's running cost per year.",
+        error_messages=_range_messages(0, "10 billion", "a whole number"),
+    )
     revenue_upside = NumberField(
         label="Revenue upside per year",
         required=False,
@@ -152,6 +170,7 @@ class TaskForm(forms.ModelForm):
             "people_share",
             "mode",
             "time_saved",
+            "cases_per_year",
             "exposure_label",
             "label_source",
             "revenue_upside",
@@ -180,6 +199,16 @@ class TaskForm(forms.ModelForm):
 
     def clean_revenue_upside(self) -> Decimal:
         return self.cleaned_data["revenue_upside"] or Decimal(0)
+
+    def save(self, commit: bool = True):
+        task = super().save(commit=False)
+        # The model's running cost follows the volume at once (the measured cost per 1,000 cases
+        # comes with the verdict).
+        task.model_cost_per_year = model_cost_per_year(task.model_cost_per_1k_cases, task.cases_per_year)
+        if commit:
+            task.save()
+            self.save_m2m()
+        return task
 
     def clean(self) -> dict:
         data = super().clean()
@@ -314,7 +343,7 @@ class TaskEvidenceForm(forms.ModelForm):
 
     def __init__(self, *args, team: Team, **kwargs):
         super().__init__(*args, **kwargs)
-        from llmcore.experiments.models import Experiment
+        from experiments.models import Experiment
 
         # Only this team's experiments can be picked; anything else is "not one of the available choices".
         self.fields["experiments"].queryset = Experiment.objects.filter(team=team).order_by("-created")
@@ -352,14 +381,43 @@ class ThresholdsForm(forms.ModelForm):
         help_text="Leave empty for no limit.",
         error_messages=_range_messages(0, "99,999,999", "an amount"),
     )
+    min_reviewers_automation = forms.IntegerField(
+        label="Automation: minimum number of different reviewers",
+        min_value=1,
+        max_value=1000,
+        help_text="Ten accepts by one person are one opinion: automation needs reviews from this many people.",
+        error_messages=_range_messages(1, "1,000", "a whole number"),
+    )
+    min_reviewers_augmentation = forms.IntegerField(
+        label="Augmentation: minimum number of different reviewers",
+        min_value=1,
+        max_value=1000,
+        error_messages=_range_messages(1, "1,000", "a whole number"),
+    )
+    min_scorer_kappa = forms.FloatField(
+        label="Warn when reviewers and the scorer agree less than (Cohen's κ)",
+        required=False,
+        min_value=-1,
+        max_value=1,
+        help_text="A verdict resting on reviews that disagree with the automatic scorer (κ below this) "
+        "carries a warning. 0.4 is “moderate agreement”; leave empty for no warning.",
+        error_messages={
+            "invalid": "Must be a number between -1 and 1.",
+            "min_value": "Must be between -1 and 1.",
+            "max_value": "Must be between -1 and 1.",
+        },
+    )
     max_p95_latency_s = forms.FloatField(
-        label="p95 latency limit (seconds)",
+        label="p95 latency limit of a single request (seconds)",
         required=False,
         min_value=0,
-        help_text="Leave empty for no limit.",
+        max_value=86_400,
+        help_text="What a user waits for one call, measured on each run's sample of single requests "
+        "(not the time of an output inside a batch). Leave empty for no limit.",
         error_messages={
             "invalid": "Must be a number of seconds, 0 or more.",
             "min_value": "Must be 0 or more.",
+            "max_value": "Must be at most 86,400 seconds (a day).",
         },
     )
 
@@ -370,6 +428,9 @@ class ThresholdsForm(forms.ModelForm):
             "automation_acceptance",
             "min_cases",
             "augmentation_lower",
+            "min_reviewers_automation",
+            "min_reviewers_augmentation",
+            "min_scorer_kappa",
             "max_cost_per_1k_cases",
             "max_p95_latency_s",
         ]

@@ -30,6 +30,7 @@ from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from django.conf import settings
 from django.db import transaction
@@ -38,12 +39,17 @@ from accounts.models import Team
 
 from .columns import COLUMNS_BY_NAME, IMPORT_COLUMNS, CellError, column_name
 from .models import Job, Task
+from .workbooks import MAX_ROW_CELLS, WorkbookTooLarge, check_archive, scan_sheet, sheet_parts
 
 ACCEPTED_EXTENSIONS = (".csv", ".xlsx")
 # Uploads through the web stop here; the command has no row limit.
 MAX_ROWS = 100_000
 # A read-only XLSX sheet can hold a million formatted but empty rows: stop after this many in a row.
 MAX_BLANK_RUN = 1_000
+# Cells an uploaded sheet may hold per allowed row (blank ones included), checked in one streaming pass
+# before openpyxl reads the sheet; and the columns read at most (a task sheet has a dozen).
+MAX_CELLS_PER_ROW = 30
+MAX_COLUMNS = MAX_ROW_CELLS
 TASK_BATCH_SIZE = 1_000
 
 
@@ -194,18 +200,28 @@ def read_csv(data: bytes, max_rows: int | None = MAX_ROWS) -> Table:
         raise ImportFileError(f"The CSV cannot be read near line {reader.line_num}: {error}.") from None
 
 
-def read_xlsx(data: bytes, max_rows: int | None = MAX_ROWS) -> Table:
+def read_xlsx(data: bytes, max_rows: int | None = MAX_ROWS, max_cells: int | None = None) -> Table:
+    """The first sheet of a workbook, refused before it is parsed when it unpacks to more than
+    ``settings.IMPORT_MAX_UNPACKED_BYTES`` or a sheet holds more cells than the budget (workbooks.py).
+    Without `max_cells`, the budget is MAX_CELLS_PER_ROW cells per allowed row (none without max_rows)."""
     import openpyxl
 
     if not data.startswith(b"PK\x03\x04"):
         raise ImportFileError("This file is not an Excel workbook: upload a real .xlsx file or a .csv file.")
+    if max_cells is None and max_rows is not None:
+        max_cells = (max_rows + 1) * MAX_CELLS_PER_ROW
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        raise ImportFileError("The workbook is damaged or not an .xlsx file.") from None
-    if unpacked > 40 * max(len(data), 1_000_000):
-        raise ImportFileError("The workbook expands to an implausible size; it was not read.")
+            check_archive(archive, settings.IMPORT_MAX_UNPACKED_BYTES)
+            # Every sheet, before openpyxl opens any: on opening, it scans a sheet without a declared
+            # dimension from end to end in Python.
+            for part in sheet_parts(archive):
+                with archive.open(part) as stream:
+                    scan_sheet(stream, max_cells)
+    except WorkbookTooLarge as error:
+        raise ImportFileError(str(error)) from None
+    except (zipfile.BadZipFile, ElementTree.ParseError, OSError, EOFError):
+        raise ImportFileError("The workbook is damaged or not an .xlsx file; it was not read.") from None
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds (KeyError, InvalidFileException, ValueError...)
@@ -214,9 +230,9 @@ def read_xlsx(data: bytes, max_rows: int | None = MAX_ROWS) -> Table:
         if not workbook.worksheets:
             raise ImportFileError("The workbook has no sheets.")
         sheet = workbook.worksheets[0]
-        records = _limited(
-            ([_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)), max_rows
-        )
+        # max_col: the sheet's declared dimension may claim 16,384 columns; blank rows are that wide.
+        rows = sheet.iter_rows(values_only=True, max_col=min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS))
+        records = _limited(([_cell_text(value) for value in row] for row in rows), max_rows)
         table = _table(records)
         if len(workbook.worksheets) > 1:
             table.warnings.append(f'Only the first sheet ("{sheet.title}") was read.')

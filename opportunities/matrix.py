@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class MatrixItem:
     verdict: str
     feasibility: float | None  # 0..1, None until experiments exist
     url: str = ""
+    basis: str = ""  # which figure `feasibility` is: the one the verdict rests on
+    warning: str = ""  # the verdict needs a second look (reviews disagree with the scorer)
 
     @property
     def untested(self) -> bool:
@@ -161,6 +164,17 @@ class MatrixLayout:
     feasibility_threshold: float
     x_ticks: list[Tick] = field(default_factory=list)
     y_ticks: list[Tick] = field(default_factory=list)
+    # When only a sample is drawn (sample_for_matrix): how many tasks there are and each quadrant's count.
+    total: int = 0
+    quadrant_counts: dict[str, int] | None = None
+
+    @property
+    def task_count(self) -> int:
+        return max(self.total, len(self.points))
+
+    @property
+    def sampled(self) -> bool:
+        return self.task_count > len(self.points)
 
     @property
     def threshold_y(self) -> float:
@@ -217,14 +231,19 @@ def layout_matrix(
     value_threshold: float | None = None,
     feasibility_threshold: float = FEASIBILITY_THRESHOLD,
     geometry: Geometry | None = None,
+    sample: MatrixSample | None = None,
 ) -> MatrixLayout:
-    """Place each item. The value threshold defaults to the median value of all items shown."""
+    """Place each item. The value threshold defaults to the median value of all items shown; with a
+    `sample`, the items are a sample and the threshold, axis range and counts are those of all tasks."""
     geometry = geometry or Geometry()
     items = list(items)
     threshold_is_median = value_threshold is None
+    if sample is not None:
+        value_threshold, threshold_is_median = sample.value_threshold, sample.threshold_is_median
     if value_threshold is None:
         value_threshold = statistics.median(item.value for item in items) if items else 0.0
-    scale = value_scale([item.value for item in items], value_threshold)
+    scaled = [item.value for item in items] + (sample.extremes if sample is not None else [])
+    scale = value_scale(scaled, value_threshold)
     lane_pad = geometry.radius + 2
     points = []
     for item in items:
@@ -250,6 +269,59 @@ def layout_matrix(
         feasibility_threshold=feasibility_threshold,
         x_ticks=x_ticks,
         y_ticks=y_ticks,
+        total=sample.total if sample is not None else len(points),
+        quadrant_counts=sample.counts if sample is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class MatrixSample:
+    """Which tasks to draw when there are more than the chart can show, and the facts of all of them."""
+
+    ids: set[int]
+    total: int
+    counts: dict[str, int]  # quadrant -> tasks, over all tasks
+    value_threshold: float
+    threshold_is_median: bool
+    extremes: list[float]  # lowest, highest and lowest positive value of all tasks (the axis range)
+
+
+def sample_for_matrix(
+    rows: Sequence[tuple[int, str, float | None, float]],
+    limit: int,
+    value_threshold: float | None = None,
+    feasibility_threshold: float = FEASIBILITY_THRESHOLD,
+    top: int = 5,
+) -> MatrixSample:
+    """From (id, verdict, feasibility, value) of every task: each quadrant's `top` highest-value tasks
+    (so the summary lists the right ones), then a random sample (fixed seed: the same page each time)
+    of each quadrant in proportion to its size, `limit` in all."""
+    threshold_is_median = value_threshold is None
+    values = [float(value or 0) for _, _, _, value in rows]
+    if value_threshold is None:
+        value_threshold = statistics.median(values) if values else 0.0
+    grouped: dict[str, list[tuple[float, int]]] = {key: [] for key in QUADRANTS}
+    for (pk, verdict, feasibility, _), value in zip(rows, values, strict=True):
+        quadrant = quadrant_for(feasibility, value, value_threshold, feasibility_threshold, verdict)
+        grouped[quadrant].append((value, pk))
+    chosen: set[int] = set()
+    for members in grouped.values():
+        chosen.update(pk for _, pk in sorted(members, key=lambda m: (-m[0], m[1]))[:top])
+    total = len(rows)
+    rest = {key: [pk for _, pk in members if pk not in chosen] for key, members in grouped.items()}
+    quotas = _proportional(max(0, limit - len(chosen)), {key: len(pks) for key, pks in rest.items()})
+    generator = random.Random(0)
+    for key, pks in rest.items():
+        chosen.update(generator.sample(pks, quotas[key]))
+    positive = [v for v in values if v > 0]
+    extremes = [min(values), max(values), *([min(positive)] if positive else [])] if values else []
+    return MatrixSample(
+        ids=chosen,
+        total=total,
+        counts={key: len(members) for key, members in grouped.items()},
+        value_threshold=value_threshold,
+        threshold_is_median=threshold_is_median,
+        extremes=extremes,
     )
 
 
@@ -263,7 +335,7 @@ def quadrant_summary(layout: MatrixLayout, top: int = 5) -> list[QuadrantSummary
             key=key,
             label=label,
             meaning=meaning,
-            count=len(grouped[key]),
+            count=len(grouped[key]) if layout.quadrant_counts is None else layout.quadrant_counts[key],
             top=sorted(grouped[key], key=lambda p: (-p.item.value, p.item.statement))[:top],
         )
         for key, (label, meaning) in QUADRANTS.items()
@@ -277,7 +349,10 @@ def point_title(item: MatrixItem) -> str:
         statement = statement[: TITLE_STATEMENT_CHARS - 1] + "…"
     verdict = VERDICTS.get(item.verdict, (item.verdict, ""))[0]
     feasibility = "" if item.feasibility is None else f" · feasibility {item.feasibility:.2f}"
-    return f"{statement}\n{item.job} · {money_full(item.value)}/year · {verdict}{feasibility}"
+    if feasibility and item.basis:
+        feasibility += f" ({item.basis})"
+    warning = f"\n⚠ {item.warning}" if item.warning else ""
+    return f"{statement}\n{item.job} · {money_full(item.value)}/year · {verdict}{feasibility}{warning}"
 
 
 def render_svg(layout: MatrixLayout, label: str = "Prioritisation matrix") -> SafeString:
@@ -308,6 +383,18 @@ def render_svg(layout: MatrixLayout, label: str = "Prioritisation matrix") -> Sa
                 "",
                 '<a href="{}"><circle cx="{}" cy="{}" r="{}"><title>{}</title></circle></a>',
                 ((p.item.url or "#", _n(p.x), _n(p.y), _n(g.radius), point_title(p.item)) for p in points),
+            )
+        )
+        parts.append("</g>")
+    warned = [p for p in layout.points if p.item.warning]
+    if warned:
+        # A ring around each task whose verdict rests on reviews that disagree with the scorer.
+        parts.append('<g class="warnings" fill="none" stroke="#b35c00" stroke-width="2">')
+        parts.append(
+            format_html_join(
+                "",
+                '<circle cx="{}" cy="{}" r="{}"><title>{}</title></circle>',
+                ((_n(p.x), _n(p.y), _n(g.radius + 3), point_title(p.item)) for p in warned),
             )
         )
         parts.append("</g>")
@@ -417,7 +504,7 @@ def _frame(layout: MatrixLayout) -> str:
     parts.append(
         format_html(
             '<text x="{}" y="{}" text-anchor="middle" font-weight="600">'
-            "Feasibility (experiment evidence, 0–1)</text>"
+            "Feasibility: the figure each verdict rests on (0–1)</text>"
             '<text transform="translate({} {}) rotate(-90)" text-anchor="middle" font-weight="600">{}</text>',
             _n((fl + fr) / 2),
             _n(g.height - 12),
@@ -490,3 +577,18 @@ def money_short(value: float) -> str:
 def money_full(value: float) -> str:
     sign = "-" if value < 0 else ""
     return f"{sign}${abs(value):,.0f}"
+
+
+def _proportional(room: int, sizes: dict[str, int]) -> dict[str, int]:
+    """`room` split in proportion to `sizes` (largest remainders), never more than a size."""
+    available = sum(sizes.values())
+    room = min(room, available)
+    if not available:
+        return dict.fromkeys(sizes, 0)
+    shares = {key: room * size / available for key, size in sizes.items()}
+    quotas = {key: int(share) for key, share in shares.items()}
+    for key in sorted(shares, key=lambda k: shares[k] - quotas[k], reverse=True)[
+        : room - sum(quotas.values())
+    ]:
+        quotas[key] += 1
+    return quotas

@@ -6,19 +6,49 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import DecimalField, ExpressionWrapper, F, Value
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from accounts.models import Team
 
 from .feasibility import Thresholds
+from .limits import DESCRIPTION_MAX_LENGTH, NOTES_MAX_LENGTH, STATEMENT_MAX_LENGTH
 from .value import ValueBreakdown, ValueInputs, annual_value
+
+MONEY = DecimalField(max_digits=20, decimal_places=2)
+
+
+class JobQuerySet(models.QuerySet):
+    def with_totals(self):
+        """Each job with `task_count` and `value_total` (two subqueries, no per-row query)."""
+        value_per_job = (
+            Task.objects.filter(job=OuterRef("pk"))
+            .with_value()
+            .order_by()
+            .values("job")
+            .annotate(total=Sum("annual_value"))
+            .values("total")
+        )
+        count_per_job = (
+            Task.objects.filter(job=OuterRef("pk"))
+            .order_by()
+            .values("job")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return self.annotate(
+            task_count=Coalesce(Subquery(count_per_job), Value(0)),
+            value_total=Coalesce(
+                Subquery(value_per_job, output_field=MONEY), Value(Decimal(0)), output_field=MONEY
+            ),
+        )
 
 
 class Job(models.Model):
     team = models.ForeignKey(Team, models.CASCADE, related_name="jobs")
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     headcount = models.PositiveIntegerField(default=1, validators=[MaxValueValidator(1_000_000)])
     hourly_cost = models.DecimalField(
         "loaded hourly cost",
@@ -36,6 +66,8 @@ class Job(models.Model):
             # Imports find or create jobs by title within a team.
             models.UniqueConstraint(fields=["team", "title"], name="unique_job_title_per_team"),
         ]
+
+    objects = JobQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.title
@@ -102,7 +134,7 @@ class TaskQuerySet(models.QuerySet):
 class Task(models.Model):
     job = models.ForeignKey(Job, models.CASCADE, related_name="tasks")
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    statement = models.TextField()
+    statement = models.TextField(max_length=STATEMENT_MAX_LENGTH)
     kind = models.CharField(max_length=10, choices=TaskKind.choices, default=TaskKind.OTHER)
     hours_per_week = models.DecimalField(
         "hours per week per person",
@@ -128,8 +160,20 @@ class Task(models.Model):
     )
     exposure_label = models.CharField(max_length=2, choices=Exposure.choices, blank=True)
     label_source = models.CharField(max_length=10, choices=LabelSource.choices, blank=True)
-    notes = models.TextField(blank=True)
-    # Estimated yearly cost of running the model for this task (from llmcore's rates once measured).
+    notes = models.TextField(blank=True, max_length=NOTES_MAX_LENGTH)
+    # How many times a year the task is done (cases a model would handle); blank while unknown.
+    cases_per_year = models.PositiveIntegerField(
+        "cases per year",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(10_000_000_000)],
+        help_text="How many times a year the task is done; with the deciding run's measured cost per "
+        "1,000 cases it gives the model's running cost per year.",
+    )
+    # The deciding run's measured cost per 1,000 cases (set with the verdict); None when not measured.
+    model_cost_per_1k_cases = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    # Yearly cost of running the model for this task: model_cost_per_1k_cases × cases_per_year / 1,000,
+    # recomputed with the verdict (verdicts.model_cost_per_year); 0 while either is unknown.
     model_cost_per_year = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
     revenue_upside = models.DecimalField(
         "revenue upside per year",
@@ -141,6 +185,10 @@ class Task(models.Model):
     # Feasibility: set from experiment evidence (see the feasibility rules); untested until then.
     verdict = models.CharField(max_length=20, choices=Verdict.choices, default=Verdict.UNTESTED)
     feasibility = models.FloatField(null=True, blank=True)  # 0..1, the evidence's headline score
+    # Which figure `feasibility` is (the one that decided the verdict: feasibility.BASIS_*).
+    feasibility_basis = models.CharField(max_length=80, blank=True)
+    # Warnings that come with the verdict (reviews that disagree with the scorer), shown wherever it is.
+    verdict_warnings = models.JSONField(default=list, blank=True)
     verdict_rules_version = models.CharField(max_length=20, blank=True)
     # Why: the verdict function's reasons for the deciding run, and that run (its outputs are one click away).
     verdict_reasons = models.JSONField(default=list, blank=True)
@@ -178,6 +226,8 @@ class Task(models.Model):
             time_saved=self.time_saved,
             model_cost_per_year=self.model_cost_per_year,
             revenue_upside=self.revenue_upside,
+            model_cost_per_1k_cases=self.model_cost_per_1k_cases,
+            cases_per_year=self.cases_per_year,
         )
 
     def value_breakdown(self) -> ValueBreakdown:
@@ -206,7 +256,7 @@ class UseCase(models.Model):
     team = models.ForeignKey(Team, models.CASCADE, related_name="use_cases")
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.AUGMENT)
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.SCOPE)
     owner = models.ForeignKey(
@@ -274,7 +324,23 @@ class FeasibilityPolicy(models.Model):
         validators=[MinValueValidator(Decimal(0))],
     )
     max_p95_latency_s = models.FloatField(
-        "p95 latency limit (seconds)", null=True, blank=True, validators=[MinValueValidator(0)]
+        "p95 latency limit of a single request (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(86_400)],
+    )
+    min_reviewers_automation = models.PositiveIntegerField(
+        "automation: minimum different reviewers", default=2, validators=[MinValueValidator(1)]
+    )
+    min_reviewers_augmentation = models.PositiveIntegerField(
+        "augmentation: minimum different reviewers", default=1, validators=[MinValueValidator(1)]
+    )
+    min_scorer_kappa = models.FloatField(
+        "warn below this reviewer-scorer agreement (κ)",
+        null=True,
+        blank=True,
+        default=0.4,
+        validators=[MinValueValidator(-1), MaxValueValidator(1)],
     )
     updated = models.DateTimeField(auto_now=True)
 
@@ -291,4 +357,7 @@ class FeasibilityPolicy(models.Model):
             if self.max_cost_per_1k_cases is None
             else float(self.max_cost_per_1k_cases),
             max_p95_latency_s=self.max_p95_latency_s,
+            min_reviewers_automation=self.min_reviewers_automation,
+            min_reviewers_augmentation=self.min_reviewers_augmentation,
+            min_scorer_kappa=self.min_scorer_kappa,
         )

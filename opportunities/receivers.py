@@ -6,8 +6,8 @@ from django.db import transaction
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
-from llmcore.experiments.models import Experiment
-from llmcore.experiments.signals import evidence_changed
+from experiments.models import Experiment
+from experiments.signals import evidence_changed
 
 from . import verdicts
 

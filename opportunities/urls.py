@@ -1,21 +1,21 @@
 from django.urls import path
 
-from .views import feasibility, io, matrix, portfolio, usecases
+from .views import home, io, jobs, matrix, portfolio, tasks, thresholds, usecases
 
 urlpatterns = [
-    path("", portfolio.team_home, name="team_home"),
+    path("", home.team_home, name="team_home"),
     path("portfolio/", portfolio.portfolio, name="portfolio"),
     path("matrix/", matrix.matrix, name="matrix"),
-    path("jobs/", portfolio.job_list, name="job_list"),
-    path("jobs/<uuid:code>/", portfolio.job_detail, name="job_detail"),
-    path("jobs/<uuid:code>/edit/", portfolio.job_edit, name="job_edit"),
-    path("jobs/<uuid:code>/delete/", portfolio.job_delete, name="job_delete"),
-    path("jobs/<uuid:code>/tasks/new/", portfolio.task_create, name="task_create"),
-    path("tasks/<uuid:code>/", portfolio.task_detail, name="task_detail"),
-    path("tasks/<uuid:code>/evidence/", feasibility.task_evidence, name="task_evidence"),
-    path("feasibility/", feasibility.thresholds, name="feasibility_thresholds"),
-    path("tasks/<uuid:code>/edit/", portfolio.task_edit, name="task_edit"),
-    path("tasks/<uuid:code>/delete/", portfolio.task_delete, name="task_delete"),
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/<uuid:code>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<uuid:code>/edit/", jobs.job_edit, name="job_edit"),
+    path("jobs/<uuid:code>/delete/", jobs.job_delete, name="job_delete"),
+    path("jobs/<uuid:code>/tasks/new/", tasks.task_create, name="task_create"),
+    path("tasks/<uuid:code>/", tasks.task_detail, name="task_detail"),
+    path("tasks/<uuid:code>/evidence/", tasks.task_evidence, name="task_evidence"),
+    path("feasibility/", thresholds.thresholds, name="feasibility_thresholds"),
+    path("tasks/<uuid:code>/edit/", tasks.task_edit, name="task_edit"),
+    path("tasks/<uuid:code>/delete/", tasks.task_delete, name="task_delete"),
     path("import/", io.task_import, name="task_import"),
     path("export/<str:fmt>/", io.portfolio_export, name="portfolio_export"),
     path("usecases/", usecases.usecase_list, name="usecase_list"),

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 WEEKS_PER_YEAR = 52
 # Bump when the formula changes so stored figures can be told apart from new ones.
-VALUE_RULES_VERSION = "value-1"
+VALUE_RULES_VERSION = "value-2"  # 2: the model cost comes from measured cost × yearly volume
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,10 @@ class ValueInputs:
     time_saved: Decimal  # 0..1: expected fraction of the task's time saved
     model_cost_per_year: Decimal = Decimal(0)
     revenue_upside: Decimal = Decimal(0)
+    # Where the model cost comes from, when measured: the deciding run's cost per 1,000 cases and
+    # the task's yearly volume (model_cost_per_year is their product ÷ 1,000).
+    model_cost_per_1k_cases: Decimal | None = None
+    cases_per_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -35,16 +39,29 @@ class ValueBreakdown:
     def formula(self, inputs: ValueInputs) -> str:
         text = (
             f"{inputs.headcount} people × {_pct(inputs.people_share)} doing it × {_num(inputs.hours_per_week)} h/week"
-            f" × {WEEKS_PER_YEAR} weeks × {_money(inputs.hourly_cost)}/h × {_pct(inputs.time_saved)} saved"
+            f" × {WEEKS_PER_YEAR} weeks × {money_cents(inputs.hourly_cost)}/h × {_pct(inputs.time_saved)} saved"
             f" = {_money(self.time_saved_value)}"
         )
         if self.model_cost_per_year:
-            text += f" − {_money(self.model_cost_per_year)} model running cost"
+            text += f" − {_money_precise(self.model_cost_per_year)} model running cost"
+            if inputs.model_cost_per_1k_cases is not None and inputs.cases_per_year:
+                text += (
+                    f" ({_money_precise(inputs.model_cost_per_1k_cases)} per 1,000 cases measured"
+                    f" × {inputs.cases_per_year:,} cases/year)"
+                )
         if self.revenue_upside:
             text += f" + {_money(self.revenue_upside)} revenue upside"
         if self.model_cost_per_year or self.revenue_upside:
             text += f" = {_money(self.annual_value)}"
         return text
+
+
+def model_cost_per_year(cost_per_1k_cases: Decimal | None, cases_per_year: int | None) -> Decimal:
+    """The model's yearly running cost for a task: the deciding run's measured cost per 1,000 cases ×
+    the task's cases a year ÷ 1,000, to the cent; 0 while either is unknown."""
+    if cost_per_1k_cases is None or not cases_per_year:
+        return Decimal("0.00")
+    return _round(Decimal(cost_per_1k_cases) * cases_per_year / 1000)
 
 
 def annual_value(inputs: ValueInputs) -> ValueBreakdown:
@@ -78,3 +95,19 @@ def _pct(value: Decimal) -> str:
 
 def _money(value: Decimal) -> str:
     return f"${Decimal(value):,.0f}"
+
+
+def money_cents(value: Decimal) -> str:
+    """$50, $50.75: whole dollars without cents, anything else with them."""
+    value = Decimal(value)
+    return f"${value:,.0f}" if value == value.to_integral_value() else f"${value:,.2f}"
+
+
+def _money_precise(value: Decimal) -> str:
+    """Small amounts keep the digits that make them non-zero ($0.0008), large ones whole dollars."""
+    value = Decimal(value)
+    if abs(value) >= 100:
+        return _money(value)
+    if abs(value) >= 1 or value == 0:
+        return money_cents(value)
+    return f"${value.normalize():f}" if abs(value) >= Decimal("0.0001") else f"${value:.2e}"

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from llmcore.experiments.evidence import evidence_by_run
-from llmcore.experiments.models import Run
+from experiments.evidence import evidence_by_run
+from experiments.models import Run
+from experiments.run_evidence import RunEvidence
 
-from .feasibility import FeasibilityEvidence, Thresholds, VerdictResult, best_run, verdict
+from .feasibility import Thresholds, VerdictResult, best_run, verdict
 from .models import FeasibilityPolicy, Task, Verdict
+from .value import model_cost_per_year
 
 UNTESTED_REASONS = ["No evidence yet: no experiment with runs is linked to this task."]
 
@@ -30,7 +33,7 @@ UNTESTED_REASONS = ["No evidence yet: no experiment with runs is linked to this 
 @dataclass(frozen=True)
 class RunVerdict:
     run: Run
-    evidence: FeasibilityEvidence
+    evidence: RunEvidence
     result: VerdictResult
     decides: bool = False
 
@@ -66,7 +69,7 @@ def run_verdicts_for_tasks(tasks: list[Task], thresholds: Thresholds) -> dict[in
         answer = task.rubric_answer or None
         judged = []
         for run in runs_by_task[task.pk]:
-            facts = FeasibilityEvidence(**evidence[run.pk])
+            facts = evidence[run.pk]
             judged.append(RunVerdict(run=run, evidence=facts, result=verdict(facts, thresholds, answer)))
         best = best_run([(rv.result, rv.evidence) for rv in judged])
         if best is not None:
@@ -81,6 +84,10 @@ def run_verdicts(task: Task) -> list[RunVerdict]:
     return run_verdicts_for_tasks([task], thresholds_for(task.job.team_id))[task.pk]
 
 
+def _per_1k(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(round(value, 6)))
+
+
 def _apply(task: Task, judged: list[RunVerdict]) -> bool:
     """Sets the task's verdict fields from its judged runs; True when anything changed."""
     deciding = next((rv for rv in judged if rv.decides), None)
@@ -88,19 +95,28 @@ def _apply(task: Task, judged: list[RunVerdict]) -> bool:
         values = {
             "verdict": Verdict.UNTESTED,
             "feasibility": None,
+            "feasibility_basis": "",
+            "verdict_warnings": [],
             "verdict_reasons": UNTESTED_REASONS,
             "verdict_run_id": None,
             "verdict_rules_version": "",
+            "model_cost_per_1k_cases": None,
         }
     else:
         result = deciding.result
         values = {
             "verdict": result.verdict,
             "feasibility": result.feasibility,
+            "feasibility_basis": result.basis,
+            "verdict_warnings": list(result.warnings),
             "verdict_reasons": list(result.reasons),
             "verdict_run_id": deciding.run.pk,
             "verdict_rules_version": result.rules_version,
+            "model_cost_per_1k_cases": _per_1k(deciding.evidence.cost_per_1k_cases),
         }
+    values["model_cost_per_year"] = model_cost_per_year(
+        values["model_cost_per_1k_cases"], task.cases_per_year
+    )
     changed = any(getattr(task, name) != value for name, value in values.items())
     for name, value in values.items():
         setattr(task, name, value)
@@ -110,10 +126,14 @@ def _apply(task: Task, judged: list[RunVerdict]) -> bool:
 FIELDS = [
     "verdict",
     "feasibility",
+    "feasibility_basis",
+    "verdict_warnings",
     "verdict_reasons",
     "verdict_run",
     "verdict_rules_version",
     "verdict_updated",
+    "model_cost_per_1k_cases",
+    "model_cost_per_year",
 ]
 
 

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 
 # Shared fixtures from their own modules: Playwright with the system Chromium (tests/browser/fixtures.py),
 # the Celery broker and real worker processes (tests/worker_fixtures.py).
-from tests.browser.fixtures import browser, page, sign_in  # noqa: F401
+from tests.browser.fixtures import browser, page, page_as, sign_in  # noqa: F401
 from tests.factories import make_team, make_user
 from tests.worker_fixtures import (  # noqa: F401
     celery_broker,

@@ -167,3 +167,45 @@ def test_it_says_clearly_when_the_port_is_busy(data_dir, launches):
         assert launch.process.wait(30) == 1
     assert f"Port {port} on 127.0.0.1 is already in use" in launch.output
     assert f"PORT={port + 1} make run" in launch.output
+
+
+def child_pids(parent: int, needle: str) -> list[int]:
+    """Processes whose parent is `parent` and whose command line contains `needle`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and needle in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.worker
+def test_a_killed_worker_is_started_again_while_the_web_server_stays_up(data_dir, launches, monkeypatch):
+    port = free_port()
+    launch = Launch(data_dir, port)
+    launches.append(launch)
+    launch.wait_for("Assay is running at")
+    assert "Celery beat: recovery sweep every" in launch.output
+    (worker,) = child_pids(launch.process.pid, " worker ")
+    (web,) = child_pids(launch.process.pid, "runserver")
+    assert child_pids(launch.process.pid, " beat ")
+
+    os.killpg(worker, signal.SIGKILL)  # the worker and its pool, as the OOM killer or a crash would
+    launch.wait_for("The Celery worker stopped unexpectedly (exit code -9): starting it again in 1 s")
+    launch.wait_for("The Celery worker restarted (restart 1).")
+
+    base = f"http://127.0.0.1:{port}/"
+    assert urllib.request.urlopen(f"{base}login/", timeout=30).status == 200  # never went down
+    assert child_pids(launch.process.pid, "runserver") == [web]
+    monkeypatch.delenv("CELERY_BROKER_URL")
+    client = Celery(broker=broker_url(data_dir / "redis.sock"), backend=broker_url(data_dir / "redis.sock"))
+    assert client.send_task("assay.ping", queue="default").get(timeout=90)["teams"] >= 1  # the new worker
+    assert launch.process.poll() is None
+    assert launch.interrupt() == 0

@@ -44,7 +44,8 @@ def test_it_creates_the_demo_team_with_three_jobs_and_their_tasks(db):
     assert all(task.value_breakdown().annual_value > 0 for task in tasks.select_related("job"))
 
 
-def test_the_printed_demo_login_signs_in_as_the_demo_team_admin(db):
+def test_the_printed_demo_login_signs_in_as_the_demo_team_admin(db, settings):
+    settings.DEBUG = True  # `make run` while developing
     seed()
     user = authenticate(username="demo", password="demo")
     assert user is not None

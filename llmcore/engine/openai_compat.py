@@ -21,6 +21,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from llmcore import endpoints
+
 from .params import InferenceParams
 from .types import (
     FinishReason,
@@ -129,7 +131,7 @@ class OpenAICompatibleBackend:
             retry_after: float | None = None
             try:
                 http_request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-                with urllib.request.urlopen(http_request, timeout=timeout) as response:
+                with endpoints.urlopen(http_request, timeout=timeout) as response:
                     raw = response.read()
                 return self._parse(request, raw, started)
             except urllib.error.HTTPError as exc:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from . import conf
 from .params import InferenceParams
@@ -74,6 +75,25 @@ def get_backend(spec: ModelSpec) -> Backend:
     from .local import TransformersBackend
 
     return TransformersBackend(spec, _load(spec))
+
+
+@dataclass(frozen=True)
+class ExecutionProfile:
+    """How this worker actually runs a model: the precision of its matmuls ("bfloat16", "float32", …;
+    "remote" for an HTTP backend) and the decoding path ("kernel": the engine's own loop; "generate":
+    transformers' generate(); "http"). Outputs are only interchangeable between equal profiles."""
+
+    precision: str
+    decoding: str
+
+
+def execution_profile(spec: ModelSpec) -> ExecutionProfile:
+    """Loads the model if this process has not yet (it is about to generate with it anyway)."""
+    if BackendKind(spec.backend) == BackendKind.OPENAI_COMPATIBLE:
+        return ExecutionProfile("remote", "http")
+    loaded = _load(spec)
+    precision = str(loaded.dtype).removeprefix("torch.")
+    return ExecutionProfile(precision, "kernel" if loaded.kernel is not None else "generate")
 
 
 def _load(spec: ModelSpec):

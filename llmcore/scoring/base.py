@@ -99,6 +99,8 @@ class InvalidScorerConfig(ValueError):
 # --- Typed parameters ------------------------------------------------------------------------------
 
 _REQUIRED: Any = object()
+# A scorer's weight in the weighted score; a relative figure, so 0..100 is plenty.
+MAX_WEIGHT = 100.0
 
 
 @dataclass(frozen=True)
@@ -292,8 +294,8 @@ class Scorer:
                 errors["threshold"] = str(exc)
         try:
             weight = _to_float(weight)
-            if weight < 0:
-                raise ValueError(f"must be 0 or more, got {weight:g}")
+            if not 0 <= weight <= MAX_WEIGHT:
+                raise ValueError(f"must be between 0 and {MAX_WEIGHT:g}, got {weight:g}")
         except ValueError as exc:
             errors["weight"] = str(exc)
         if not errors:

@@ -4,11 +4,17 @@ Rules, in order:
 1. The whole output (trimmed, without surrounding quotes or a final full stop) equals a label or a
    synonym, case-insensitively: that label.
 2. Otherwise every mention of a label or synonym as a whole word (case-insensitive, so "billing"
-   does not match inside "rebilling") is found; the `rule` picks the first or the last mention in the
-   text ("last" suits chain-of-thought answers that conclude at the end), and "only" requires every
-   mention to name the same label (an answer naming two labels counts as no label).
+   does not match inside "rebilling") is found. The `rule` decides what several mentions mean:
+   - "only" (the default) requires every mention to name the same label. An output naming two or
+     more different labels is **ambiguous** ("Billing, technical, account, shipping" names them all):
+     it fails, or is "unparsed" (neither pass nor fail) when `ambiguous` is "unparsed". It never
+     passes because of where a label happens to sit in the text.
+   - "first" / "last" are explicit choices: the first or the last mention decides ("last" suits
+     chain-of-thought answers that conclude at the end; "first" answers that lead with the label).
    Where mentions overlap ("billing" inside "billing dispute"), the longer one wins.
 3. No mention: no label found, which fails the case (passed False) with that rationale.
+
+An ambiguous output's rationale starts with AMBIGUOUS_PREFIX, so results can count them.
 
 Negations are not understood: "not billing" mentions billing. Ask for the bare label in the prompt.
 """
@@ -20,7 +26,20 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from .base import GenerationMeta, Measure, Param, Scorer, ScorerError, ScoringCase, clip, register
+from .base import (
+    GenerationMeta,
+    Measure,
+    Param,
+    Scorer,
+    ScorerError,
+    ScorerUnparsed,
+    ScoringCase,
+    clip,
+    register,
+)
+
+# The start of an ambiguous output's rationale (results count outputs by it).
+AMBIGUOUS_PREFIX = "ambiguous: "
 
 
 def _key(text: str) -> str:
@@ -41,11 +60,14 @@ class Extraction:
     label: str | None
     matched: str = ""  # the text that matched (the label itself or a synonym)
     how: str = ""
+    ambiguous: tuple[str, ...] = ()  # the different labels named, when the "only" rule refused them
 
 
 @register
 class LabelMatch(Scorer):
     name = "label_match"
+    # 2: "only" is the default rule; an output naming several labels is ambiguous, never a pass by position.
+    version = "2"
     label = "Label extraction"
     description = "Finds which label of a set the output names (with synonyms), and compares it with the expected label."
     params_spec = (
@@ -59,9 +81,19 @@ class LabelMatch(Scorer):
         Param(
             "rule",
             "str",
-            "which mention decides when several appear: 'first', 'last', or 'only' (all mentions must agree)",
-            "first",
-            choices=("first", "last", "only"),
+            "when the output names several labels: 'only' (default: they must all be the same label, "
+            "else the output is ambiguous), 'first' or 'last' (that mention decides, e.g. 'last' for "
+            "answers that reason first and conclude at the end)",
+            "only",
+            choices=("only", "first", "last"),
+        ),
+        Param(
+            "ambiguous",
+            "str",
+            "an output naming several different labels (rule 'only'): 'fail' (default) counts it as a "
+            "fail; 'unparsed' leaves it undecided, neither pass nor fail",
+            "fail",
+            choices=("fail", "unparsed"),
         ),
     )
 
@@ -111,7 +143,10 @@ class LabelMatch(Scorer):
         if rule == "only":
             named = {label for _, label in mentions}
             if len(named) > 1:
-                return Extraction(None, how=f"several labels are named ({', '.join(sorted(named))})")
+                ordered = tuple(dict.fromkeys(label for _, label in mentions))
+                return Extraction(
+                    None, how=f"several labels are named ({', '.join(ordered)})", ambiguous=ordered
+                )
             matched, label = mentions[0]
             return Extraction(label, matched, "the only label named")
         matched, label = mentions[0] if rule == "first" else mentions[-1]
@@ -127,6 +162,14 @@ class LabelMatch(Scorer):
                 f"the expected label {expected_raw!r} is not one of the labels ({', '.join(self.params['labels'])})"
             )
         found = self.extract(output)
+        if found.ambiguous:
+            why = (
+                f"{AMBIGUOUS_PREFIX}the output names {len(found.ambiguous)} different labels "
+                f"({', '.join(found.ambiguous)}) in {clip(output, 60)}; expected {expected!r}"
+            )
+            if self.params["ambiguous"] == "unparsed":
+                raise ScorerUnparsed(why)
+            return Measure(0.0, why)
         if found.label is None:
             why = found.how or f"none of {', '.join(self.params['labels'])} appears"
             return Measure(0.0, f"no label found: {why} in {clip(output, 60)}; expected {expected!r}")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.pages import page_context
 
 from .. import exporting
 from ..access import get_portfolio_team
@@ -47,6 +47,8 @@ def task_import(request: HttpRequest, team_slug: str) -> HttpResponse:
         if request.GET.get("template"):
             return _template_csv(access.team.slug)
         return _render(request, access, {})
+    if "cancel" in request.POST:
+        return _cancel(request, access)
     if "token" in request.POST:
         return _confirm(request, access)
     return _preview(request, access)
@@ -104,6 +106,13 @@ def _confirm(request: HttpRequest, access) -> HttpResponse:
     return _redirect(request, reverse("portfolio", args=[access.team.slug]))
 
 
+def _cancel(request: HttpRequest, access) -> HttpResponse:
+    """Drop the pending upload (its file on disk too) and show the empty form again."""
+    discard_pending(request.session.pop(_session_key(access.team.slug), ""))
+    messages.info(request, "Import cancelled: nothing was imported.")
+    return _redirect(request, reverse("task_import", args=[access.team.slug]))
+
+
 def _check(access, table: Table) -> dict:
     parsed = parse_rows(table.rows, table.headers)
     plan = plan_import(access.team, parsed)
@@ -120,15 +129,14 @@ def _check(access, table: Table) -> dict:
 
 
 def _render(request: HttpRequest, access, context: dict) -> HttpResponse:
-    context = {
-        "team": access.team,
-        "access": access,
-        "nav": "portfolio",
-        "columns": IMPORT_COLUMNS,
-        "max_mb": settings.IMPORT_MAX_BYTES // 1_000_000,
-        "checked": "parsed" in context or "file_error" in context,
+    context = page_context(
+        access,
+        "portfolio",
+        columns=IMPORT_COLUMNS,
+        max_mb=settings.IMPORT_MAX_BYTES // 1_000_000,
+        checked="parsed" in context or "file_error" in context,
         **context,
-    }
+    )
     template = "opportunities/import.html"
     if request.htmx and request.method == "POST":
         template += "#result"
@@ -161,18 +169,23 @@ def portfolio_export(request: HttpRequest, team_slug: str, fmt: str) -> HttpResp
     tasks = exporting.export_queryset(team, filters)
     now = timezone.now()
     if fmt == "csv":
-        response: HttpResponse | StreamingHttpResponse = StreamingHttpResponse(
+        response: HttpResponse | StreamingHttpResponse | FileResponse = StreamingHttpResponse(
             exporting.iter_csv(tasks.iterator(chunk_size=STREAM_CHUNK)),
             content_type=exporting.CONTENT_TYPES[fmt],
         )
     elif fmt == "xlsx":
-        response = HttpResponse(exporting.xlsx_bytes(tasks), content_type=exporting.CONTENT_TYPES[fmt])
+        # Built in a temporary file, then sent from it in chunks (the file is deleted when closed).
+        workbook = exporting.xlsx_file(tasks.iterator(chunk_size=STREAM_CHUNK))
+        response = FileResponse(workbook, content_type=exporting.CONTENT_TYPES[fmt])
     else:
-        document = exporting.portfolio_document(
-            team, exporting.export_jobs(team, filters), tasks, generated_at=now, filters=filters
-        )
-        response = HttpResponse(
-            json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":")),
+        response = StreamingHttpResponse(
+            exporting.iter_portfolio_json(
+                team,
+                exporting.export_jobs(team, filters).iterator(chunk_size=STREAM_CHUNK),
+                tasks.iterator(chunk_size=STREAM_CHUNK),
+                generated_at=now,
+                filters=filters,
+            ),
             content_type=exporting.CONTENT_TYPES[fmt],
         )
     filename = exporting.export_filename(team, fmt, now)

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models.functions import Left
 from django.http import HttpRequest, HttpResponse
@@ -13,11 +14,20 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from accounts.models import Team
+from accounts.pages import page_context
 
 from ..access import get_portfolio_team
 from ..forms import PortfolioFilterForm
-from ..matrix import MatrixItem, MatrixLayout, layout_matrix, quadrant_summary, render_svg
+from ..matrix import (
+    MatrixItem,
+    MatrixLayout,
+    layout_matrix,
+    quadrant_summary,
+    render_svg,
+    sample_for_matrix,
+)
 from ..models import Job, Task
+from ..verdicts import thresholds_for
 
 # Hover titles are cut to TITLE_STATEMENT_CHARS anyway; don't fetch long statements in full.
 _STATEMENT_CHARS = 200
@@ -47,14 +57,24 @@ def matrix_filter_form(team: Team, params: Mapping[str, str] | None) -> MatrixFi
 
 
 def matrix_layout(team: Team, form: MatrixFilterForm) -> MatrixLayout:
-    """The team's matrix in one query (invalid filters are ignored; the form reports them)."""
+    """The team's matrix: one query up to settings.ASSAY_MATRIX_MAX_POINTS tasks. Beyond, a sample of
+    that many is drawn (sample_for_matrix), while the threshold, the axes and the quadrant counts are
+    those of every task: one light query of all tasks' numbers, one for the sampled tasks' details."""
     tasks = form.filter(Task.objects.for_team(team).with_value())
     threshold = form.cleaned_data.get("threshold")
-    rows = (
-        tasks.annotate(short_statement=Left("statement", _STATEMENT_CHARS))
-        .order_by("id")
-        .values_list("code", "short_statement", "job__title", "verdict", "feasibility", "annual_value")
-    )
+    threshold = None if threshold is None else float(threshold)
+    # The feasibility line sits at the team's augmentation bar: a task is on the feasible side exactly
+    # when the figure its verdict rests on clears the bar its verdict needed.
+    feasibility_threshold = thresholds_for(team.pk).augmentation_lower
+    limit = settings.ASSAY_MATRIX_MAX_POINTS
+    rows = list(_detail_rows(tasks)[: limit + 1])
+    sample = None
+    if len(rows) > limit:
+        numbers = list(tasks.order_by("id").values_list("id", "verdict", "feasibility", "annual_value"))
+        sample = sample_for_matrix(
+            numbers, limit, value_threshold=threshold, feasibility_threshold=feasibility_threshold
+        )
+        rows = list(_detail_rows(tasks.filter(id__in=sample.ids)))
     # Reverse once, then fill in each code: reverse() per point costs more than the whole query.
     placeholder = str(uuid.UUID(int=0))
     url_pattern = reverse("task_detail", args=[team.slug, placeholder])
@@ -67,10 +87,31 @@ def matrix_layout(team: Team, form: MatrixFilterForm) -> MatrixLayout:
             verdict=verdict,
             feasibility=feasibility,
             url=url_pattern.replace(placeholder, str(code)),
+            basis=basis,
+            warning=" ".join(warnings or []),
         )
-        for code, statement, job_title, verdict, feasibility, value in rows
+        for code, statement, job_title, verdict, feasibility, value, basis, warnings in rows
     ]
-    return layout_matrix(items, value_threshold=None if threshold is None else float(threshold))
+    return layout_matrix(
+        items, value_threshold=threshold, feasibility_threshold=feasibility_threshold, sample=sample
+    )
+
+
+def _detail_rows(tasks):
+    return (
+        tasks.annotate(short_statement=Left("statement", _STATEMENT_CHARS))
+        .order_by("id")
+        .values_list(
+            "code",
+            "short_statement",
+            "job__title",
+            "verdict",
+            "feasibility",
+            "annual_value",
+            "feasibility_basis",
+            "verdict_warnings",
+        )  # fmt: skip
+    )
 
 
 def team_matrix_svg(team: Team, params: Mapping[str, str] | None = None) -> SafeString:
@@ -83,16 +124,16 @@ def matrix(request: HttpRequest, team_slug: str) -> HttpResponse:
     access = get_portfolio_team(request, team_slug)
     form = matrix_filter_form(access.team, request.GET)
     layout = matrix_layout(access.team, form)
-    context = {
-        "team": access.team,
-        "access": access,
-        "nav": "matrix",
-        "form": form,
-        "layout": layout,
-        "svg": render_svg(layout),
-        "summary": quadrant_summary(layout),
-        "task_count": len(layout.points),
-        "filtered": bool(form.active()),
-    }
+    context = page_context(
+        access,
+        "matrix",
+        form=form,
+        layout=layout,
+        svg=render_svg(layout),
+        summary=quadrant_summary(layout),
+        task_count=layout.task_count,
+        warned=[p for p in layout.points if p.item.warning],
+        filtered=bool(form.active()),
+    )
     template = "opportunities/matrix.html#chart" if request.htmx else "opportunities/matrix.html"
     return render(request, template, context)

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import (
     Case,
@@ -31,9 +32,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import TeamAccess
 from accounts.models import Team
+from accounts.pages import page_context
 
 from ..access import get_portfolio_team, get_usecase_for_user
 from ..models import STAGE_ORDER, Job, Stage, Task, UseCase, Verdict
+from ..panels import usecase_panels
 from ..usecases import (
     VERDICT_READINESS,
     StageMoveRejected,
@@ -164,31 +167,28 @@ def _stage_context(access: TeamAccess, use_case: UseCase, **extra) -> dict:
     history = list(use_case.stage_changes.select_related("changed_by"))
     labels = dict(Stage.choices)
     next_stage, previous_stage = use_case.next_stage(), use_case.previous_stage()
-    return {
-        "team": access.team,
-        "access": access,
-        "use_case": use_case,
-        "steps": _steps(use_case.stage),
-        "stage_number": STAGE_ORDER.index(use_case.stage) + 1,
-        "stage_count": len(STAGE_ORDER),
-        "next_stage": next_stage,
-        "next_label": labels.get(next_stage),
-        "previous_stage": previous_stage,
-        "previous_label": labels.get(previous_stage),
-        "history": history,
-        "stage_error": "",
-        "stage_done": "",
-        "note": "",
-        **extra,
-    }
+    return page_context(
+        access,
+        "usecases",
+        use_case=use_case,
+        steps=_steps(use_case.stage),
+        stage_number=STAGE_ORDER.index(use_case.stage) + 1,
+        stage_count=len(STAGE_ORDER),
+        next_stage=next_stage,
+        next_label=labels.get(next_stage),
+        previous_stage=previous_stage,
+        previous_label=labels.get(previous_stage),
+        history=history,
+        **{"stage_error": "", "stage_done": "", "note": "", "missing": [], "target": "", **extra},
+    )
 
 
-def _detail_context(access: TeamAccess, use_case: UseCase, **extra) -> dict:
+def _detail_context(request: HttpRequest, access: TeamAccess, use_case: UseCase, **extra) -> dict:
     tasks = list(use_case.tasks.select_related("job").with_value().order_by("-annual_value", "id"))
     feasibility = worst_verdict(t.verdict for t in tasks)
     return {
         **_stage_context(access, use_case, **extra),
-        "nav": "usecases",
+        "panels": usecase_panels(request, access, use_case),
         "tasks": tasks,
         "value_total": sum((t.annual_value for t in tasks), Decimal(0)),
         "feasibility": feasibility,
@@ -252,7 +252,7 @@ def usecase_list(request: HttpRequest, team_slug: str) -> HttpResponse:
 @login_required
 def usecase_detail(request: HttpRequest, team_slug: str, code: uuid.UUID) -> HttpResponse:
     access, use_case = get_usecase_for_user(request, team_slug, code)
-    return render(request, "opportunities/usecase_detail.html", _detail_context(access, use_case))
+    return render(request, "opportunities/usecase_detail.html", _detail_context(request, access, use_case))
 
 
 @login_required
@@ -298,9 +298,17 @@ def usecase_stage(request: HttpRequest, team_slug: str, code: uuid.UUID) -> Http
     access, use_case = get_usecase_for_user(request, team_slug, code, write=True)
     target = request.POST.get("to", "")
     note = request.POST.get("note", "")
+    override_reason = request.POST.get("override_reason") if "override" in request.POST else None
+    if override_reason is not None and not access.is_admin:
+        raise PermissionDenied("Only a team admin may override a stage gate.")
     try:
         move_stage(
-            use_case, target=target, expected=request.POST.get("expected", ""), user=request.user, note=note
+            use_case,
+            target=target,
+            expected=request.POST.get("expected", ""),
+            user=request.user,
+            note=note,
+            override_reason=override_reason,
         )
     except StageMoveRejected as rejected:
         try:
@@ -310,10 +318,11 @@ def usecase_stage(request: HttpRequest, team_slug: str, code: uuid.UUID) -> Http
             url = reverse("usecase_list", args=[access.team.slug])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         # Shown again with the note as typed, so nothing is lost. htmx swaps only 2xx responses.
+        refused = {"stage_error": str(rejected), "note": note, "missing": rejected.missing, "target": target}
         if request.htmx:
-            context = _stage_context(access, use_case, stage_error=str(rejected), note=note)
+            context = _stage_context(access, use_case, **refused)
             return render(request, "opportunities/usecase_detail.html#stage", context)
-        context = _detail_context(access, use_case, stage_error=str(rejected), note=note)
+        context = _detail_context(request, access, use_case, **refused)
         return render(request, "opportunities/usecase_detail.html", context, status=409)
     done = f"Moved to {Stage(target).label}."
     if request.htmx:

@@ -20,9 +20,7 @@ def test_anonymous_is_sent_to_sign_in(client, team):
 
 
 def test_viewer_cannot_add_members(viewer_client, team):
-    response = viewer_client.post(
-        reverse("member_list", args=[team.slug]), {"username": "x", "role": "viewer"}
-    )
+    response = viewer_client.post(reverse("member_list", args=[team.slug]), {"who": "x", "role": "viewer"})
     assert response.status_code == 403
 
 
@@ -30,11 +28,14 @@ def test_stranger_cannot_see_members(stranger_client, team):
     assert stranger_client.get(reverse("member_list", args=[team.slug])).status_code == 404
 
 
-def test_admin_adds_a_member_with_a_role(owner_client, team, stranger):
-    response = owner_client.post(
-        reverse("member_list", args=[team.slug]), {"username": "sam", "role": "editor"}
-    )
+def test_admin_invites_a_member_with_a_role_who_joins_on_accepting(owner_client, team, stranger, as_user):
+    response = owner_client.post(reverse("member_list", args=[team.slug]), {"who": "sam", "role": "editor"})
     assert response.status_code == 302
+    assert not team.memberships.filter(user=stranger).exists()  # not before they accept
+    invitation = team.invitations.get()
+    client = as_user(stranger)
+    assert "Acme Support" in client.get(reverse("account")).content.decode()
+    client.post(reverse("invitation_respond", args=[invitation.code, "accept"]))
     assert team.memberships.get(user=stranger).role == "editor"
 
 

@@ -76,3 +76,16 @@ def sign_in(page):
         return page
 
     return submit
+
+
+@pytest.fixture
+def page_as(page, client, live_server):
+    """page_as(user) -> the page, signed in as that user through a session cookie (no login form)."""
+
+    def signed_in(user):
+        client.force_login(user)
+        session = client.cookies["sessionid"].value
+        page.context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+        return page
+
+    return signed_in

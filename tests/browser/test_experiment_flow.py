@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from llmcore.experiments.models import Experiment
+from experiments.models import Experiment
 from tests.experiments.factories import drive, make_dataset, make_model, make_prompt
 from tests.factories import make_job, make_task, make_team, make_user
 from tests.llmcore.registry_fakes import install_fake_engine

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from llmcore.experiments import services
-from llmcore.experiments.importing import CaseData
-from llmcore.experiments.models import Dataset, PromptTemplate
-from llmcore.experiments.rendering import PromptContent
+from experiments.importing import CaseData
+from experiments.models import Dataset, PromptTemplate
+from experiments.rendering import PromptContent
+from experiments.services import datasets, grid, prompts
 
 
 def make_dataset(team, name: str = "Support tickets", cases: int = 3, author=None, **inputs) -> Dataset:
@@ -21,7 +21,7 @@ def make_dataset(team, name: str = "Support tickets", cases: int = 3, author=Non
         for i in range(1, cases + 1)
     ]
     if rows:
-        services.import_cases(dataset, author, rows)
+        datasets.import_cases(dataset, author, rows)
     return dataset
 
 
@@ -33,7 +33,7 @@ def make_prompt(
     author=None,
     **content,
 ) -> PromptTemplate:
-    return services.create_prompt_template(
+    return prompts.create_prompt_template(
         team, author, name, PromptContent(instruction=instruction, **content), dataset=dataset
     )
 
@@ -41,7 +41,9 @@ def make_prompt(
 def make_model(team, name: str = "Tiny test model", **fields):
     from llmcore.models import ModelConfig
 
-    defaults = {"backend": "transformers", "source": "/models/tiny", "device": "cpu", "parameter_count": 1000}
+    # Each name its own files: two registry entries with the same files are the same model.
+    source = "/models/" + "-".join(name.lower().split())
+    defaults = {"backend": "transformers", "source": source, "device": "cpu", "parameter_count": 1000}
     defaults.update(fields)
     return ModelConfig.objects.create(team=team, name=name, **defaults)
 
@@ -63,8 +65,8 @@ def make_experiment(
     dataset = dataset or make_dataset(team, author=author)
     prompts = prompts or [make_prompt(team, dataset=dataset, author=author).versions.get()]
     models = models or [make_model(team)]
-    param_sets = param_sets or [services.ParamSet("greedy", InferenceParams(max_new_tokens=8))]
-    spec = services.GridSpec(
+    param_sets = param_sets or [grid.ParamSet("greedy", InferenceParams(max_new_tokens=8))]
+    spec = grid.GridSpec(
         name=name,
         dataset=dataset,
         prompt_versions=prompts,
@@ -74,20 +76,20 @@ def make_experiment(
         scorers=scorers or [],
         reuse_cached=reuse_cached,
     )
-    return services.save_experiment(team, author, spec)
+    return grid.save_experiment(team, author, spec)
 
 
 def drive(experiment_id: int) -> dict:
     """Runs an experiment in this process the way the Celery tasks would, in queue order."""
-    from llmcore.experiments import execution
+    from experiments import execution, scoring
 
     plan = execution.plan_experiment(experiment_id)
     stats = {"batches": 0, "scored": 0}
     for run_id, ids in plan.copied.items():
-        stats["scored"] += execution.score_generations(run_id, ids)
+        stats["scored"] += scoring.score_generations(run_id, ids)
     for batch_id, _queue in plan.batches:
         outcome = execution.generate_batch(batch_id, worker="test")
         stats["batches"] += 1
         if outcome.generation_ids:
-            stats["scored"] += execution.score_generations(outcome.run_id, outcome.generation_ids)
+            stats["scored"] += scoring.score_generations(outcome.run_id, outcome.generation_ids)
     return stats

@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from llmcore.experiments.models import Dataset, TestCase, TestCaseVersion
+from experiments.models import Dataset, TestCase, TestCaseVersion
 from tests.experiments.factories import make_dataset
 
 
@@ -164,3 +164,20 @@ def test_removing_a_case_hides_it_from_the_dataset_but_keeps_its_versions(team, 
     page = as_user(owner).get(url("dataset_detail", team, dataset.code)).text
     assert "T-002" not in page
     assert case.versions.count() == 1
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_jsonl_number_json_does_not_allow_is_a_line_error_not_a_500(team, dataset, owner, as_user, number):
+    response = as_user(owner).post(
+        url("dataset_import", team, dataset.code),
+        {
+            "file": upload(
+                "cases.jsonl",
+                '{"key": "N-1", "input": {"ticket": "fine"}}\n'
+                f'{{"key": "N-2", "input": {{"ticket": "x", "amount": {number}}}}}\n',
+            )
+        },
+    )
+    assert response.status_code == 400
+    assert f"line 2: {number} is not a number JSON allows" in response.text
+    assert dataset.cases.count() == 3

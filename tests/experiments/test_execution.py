@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from experiments import execution, scoring
+from experiments.importing import CaseData
+from experiments.models import Generation, Run, RunBatch, Score, Status
+from experiments.services import datasets, grid
 from llmcore.engine.params import InferenceParams
 from llmcore.engine.types import ModelUnavailable
-from llmcore.experiments import execution, services
-from llmcore.experiments.importing import CaseData
-from llmcore.experiments.models import Generation, Run, RunBatch, Score, Status
 from llmcore.models import InferenceCall, TeamBudget
 from llmcore.services import BudgetExceeded
 from tests.experiments.factories import drive, make_dataset, make_experiment, make_model, make_prompt
@@ -22,7 +23,7 @@ def engine(monkeypatch):
 
 def start(experiment, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.start_experiment(experiment, user, "admin")
+        grid.start_experiment(experiment, user, "admin")
     assert len(callbacks) == 1  # the orchestrator, enqueued once the runs are committed
     return experiment
 
@@ -39,8 +40,8 @@ def test_starting_creates_one_queued_run_per_cell_of_the_grid(
     v2 = make_prompt(team, dataset=dataset, name="Other", instruction="Label: {{ticket}}").versions.get()
     models = [make_model(team, "A"), make_model(team, "B", device="cuda")]
     params = [
-        services.ParamSet("greedy", InferenceParams()),
-        services.ParamSet("warm", InferenceParams(temperature=0.7)),
+        grid.ParamSet("greedy", InferenceParams()),
+        grid.ParamSet("warm", InferenceParams(temperature=0.7)),
     ]
     experiment = make_experiment(team, owner, dataset, [v1, v2], models, params, repeats=3)
 
@@ -129,7 +130,7 @@ def test_the_orchestrator_can_run_again_without_duplicating_batches(
 def test_cancel_stops_between_batches(
     team, owner, engine, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(execution, "BATCH_ITEMS", 2)
+    settings.ASSAY_EXPERIMENT_BATCH_ITEMS = 2
     experiment = start(
         make_experiment(team, owner, dataset=make_dataset(team, cases=6, author=owner)),
         owner,
@@ -139,7 +140,7 @@ def test_cancel_stops_between_batches(
     assert len(batches) == 3
     execution.generate_batch(batches[0][0], worker="w")
 
-    assert services.cancel_experiment(experiment, owner) == 1
+    assert grid.cancel_experiment(experiment, owner) == 1
     later = [execution.generate_batch(batch_id, worker="w").status for batch_id, _ in batches[1:]]
 
     assert later == ["skipped", "skipped"]  # their batches were cancelled while queued
@@ -157,7 +158,7 @@ def test_an_unchanged_cell_run_again_reuses_its_outputs_and_keeps_repeats_apart(
     drive(first.pk)
     assert len(engine) == 1
 
-    again = start(services.copy_experiment(first, owner), owner, django_capture_on_commit_callbacks)
+    again = start(grid.copy_experiment(first, owner), owner, django_capture_on_commit_callbacks)
     drive(again.pk)
 
     assert len(engine) == 1  # nothing generated again
@@ -181,9 +182,9 @@ def test_a_changed_case_is_generated_again_while_unchanged_ones_are_reused(
     first = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
     drive(first.pk)
     case = first.dataset.cases.get(key="T-002")
-    services.edit_case(case, owner, CaseData(key="T-002", inputs={"ticket": "Edited ticket"}))
+    datasets.edit_case(case, owner, CaseData(key="T-002", inputs={"ticket": "Edited ticket"}))
 
-    again = start(services.copy_experiment(first, owner), owner, django_capture_on_commit_callbacks)
+    again = start(grid.copy_experiment(first, owner), owner, django_capture_on_commit_callbacks)
     drive(again.pk)
 
     assert [len(call[1]) for call in engine] == [3, 1]
@@ -231,7 +232,7 @@ def test_one_failing_item_is_stored_with_its_error_apart_from_the_others(
     team, owner, engine, django_capture_on_commit_callbacks
 ):
     dataset = make_dataset(team, cases=0)
-    services.import_cases(
+    datasets.import_cases(
         dataset,
         owner,
         [CaseData(key="a", inputs={"ticket": "fine"}), CaseData(key="b", inputs={"ticket": "FAIL me"})],
@@ -252,7 +253,7 @@ def test_outputs_are_scored_and_errors_are_not_scored(
     team, owner, engine, django_capture_on_commit_callbacks
 ):
     dataset = make_dataset(team, cases=0)
-    services.import_cases(
+    datasets.import_cases(
         dataset,
         owner,
         [CaseData(key="a", inputs={"ticket": "refund"}), CaseData(key="b", inputs={"ticket": "FAIL"})],
@@ -277,7 +278,7 @@ def test_outputs_are_scored_and_errors_are_not_scored(
 def test_a_seeded_sampled_run_gives_each_repeat_its_own_seed(
     team, owner, engine, django_capture_on_commit_callbacks
 ):
-    params = [services.ParamSet("sampled", InferenceParams(temperature=0.8, seed=7))]
+    params = [grid.ParamSet("sampled", InferenceParams(temperature=0.8, seed=7))]
     experiment = start(
         make_experiment(team, owner, param_sets=params, repeats=3), owner, django_capture_on_commit_callbacks
     )
@@ -290,7 +291,7 @@ def test_a_spent_budget_refuses_the_start_and_queues_nothing(team, owner, django
     TeamBudget.objects.create(team=team, monthly_token_limit=0)
     experiment = make_experiment(team, owner)
     with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(BudgetExceeded):
-        services.start_experiment(experiment, owner, "admin")
+        grid.start_experiment(experiment, owner, "admin")
     assert not callbacks and not Run.objects.exists()
     experiment.refresh_from_db()
     assert experiment.status == Status.DRAFT
@@ -300,10 +301,10 @@ def test_a_case_without_a_prompt_variable_refuses_the_start_naming_both(
     team, owner, django_capture_on_commit_callbacks
 ):
     dataset = make_dataset(team, cases=2, author=owner)
-    services.add_case(dataset, owner, CaseData(key="Z-1", inputs={"notes": "no ticket here"}))
+    datasets.add_case(dataset, owner, CaseData(key="Z-1", inputs={"notes": "no ticket here"}))
     experiment = make_experiment(team, owner, dataset=dataset)
-    with pytest.raises(services.ExperimentError, match=r"Test case Z-1 has no input \{\{ticket\}\}"):
-        services.start_experiment(experiment, owner, "admin")
+    with pytest.raises(grid.ExperimentError, match=r"Test case Z-1 has no input \{\{ticket\}\}"):
+        grid.start_experiment(experiment, owner, "admin")
     assert not Run.objects.exists()
 
 
@@ -311,7 +312,7 @@ def test_old_runs_keep_the_case_versions_they_ran_on(team, owner, engine, django
     experiment = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
     drive(experiment.pk)
     case = experiment.dataset.cases.get(key="T-001")
-    services.edit_case(case, owner, CaseData(key="T-001", inputs={"ticket": "Rewritten later"}))
+    datasets.edit_case(case, owner, CaseData(key="T-001", inputs={"ticket": "Rewritten later"}))
 
     generation = Generation.objects.get(run__experiment=experiment, case_version__case=case)
     assert generation.case_version.inputs == {"ticket": "Ticket number 1"}
@@ -381,7 +382,7 @@ def test_an_llm_judge_scores_with_its_own_model_and_unreadable_judgments_stay_un
     experiment = start(
         make_experiment(team, owner, scorers=scorers), owner, django_capture_on_commit_callbacks
     )
-    assert execution.scoring_queue(experiment) == judge.queue == "cpu"
+    assert scoring.scoring_queue(experiment) == judge.queue == "cpu"
     drive(experiment.pk)
 
     assert [spec.name for spec, _, _ in calls] == ["Tiny test model", "Judge"]
@@ -393,3 +394,74 @@ def test_an_llm_judge_scores_with_its_own_model_and_unreadable_judgments_stay_un
     assert scores["T-003"].status == "unparsed" and scores["T-003"].value is None
     assert Generation.objects.get(case_version__case__key="T-003").passed is None
     assert InferenceCall.objects.filter(purpose="judge").count() == 3
+
+
+def test_batches_take_their_size_from_the_one_setting(
+    team, owner, engine, settings, django_capture_on_commit_callbacks
+):
+    settings.ASSAY_EXPERIMENT_BATCH_ITEMS = 3
+    experiment = start(
+        make_experiment(team, owner, dataset=make_dataset(team, cases=7, author=owner)),
+        owner,
+        django_capture_on_commit_callbacks,
+    )
+    execution.plan_experiment(experiment.pk)
+    sizes = sorted(len(b.items) for b in RunBatch.objects.filter(run__experiment=experiment))
+    assert sizes == [1, 3, 3]
+
+
+def test_a_run_records_the_precision_and_decoding_path_its_worker_used(
+    team, owner, engine, django_capture_on_commit_callbacks
+):
+    experiment = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    planned = experiment.runs.get().model_identity
+    drive(experiment.pk)
+    run = experiment.runs.get()
+    assert (run.precision, run.decoding) == ("float32", "fake")
+    assert run.model_identity != planned  # "auto" resolved: the identity names what ran
+
+
+def test_outputs_are_reused_only_between_workers_that_run_the_model_the_same_way(
+    team, owner, engine, monkeypatch, django_capture_on_commit_callbacks
+):
+    from llmcore.engine import runtime
+
+    monkeypatch.setattr(
+        runtime, "execution_profile", lambda spec: runtime.ExecutionProfile("bfloat16", "kernel")
+    )
+    first = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    drive(first.pk)
+    assert len(engine) == 1
+
+    # A worker on a CPU without native bf16 computes in float32: nothing of the bf16 run is reused.
+    monkeypatch.setattr(
+        runtime, "execution_profile", lambda spec: runtime.ExecutionProfile("float32", "kernel")
+    )
+    second = start(grid.copy_experiment(first, owner), owner, django_capture_on_commit_callbacks)
+    drive(second.pk)
+    assert len(engine) == 2
+    assert not Generation.objects.filter(run__experiment=second, reused_from__isnull=False).exists()
+    assert second.runs.get().precision == "float32"
+
+    # Another float32 worker reuses the float32 outputs.
+    third = start(grid.copy_experiment(second, owner), owner, django_capture_on_commit_callbacks)
+    drive(third.pk)
+    assert len(engine) == 2
+    reused_from = set(
+        Generation.objects.filter(run__experiment=third).values_list(
+            "reused_from__run__experiment", flat=True
+        )
+    )
+    assert reused_from == {second.pk}
+
+
+def test_the_run_page_says_which_precision_the_run_used(
+    team, owner, engine, as_user, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    experiment = start(make_experiment(team, owner), owner, django_capture_on_commit_callbacks)
+    drive(experiment.pk)
+    run = experiment.runs.get()
+    page = as_user(owner).get(reverse("experiments:run_detail", args=[team.slug, run.code]))
+    assert "ran in float32" in page.text

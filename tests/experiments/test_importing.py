@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmcore.experiments.importing import ImportFailed, parse_csv, parse_jsonl, parse_upload
+from experiments.importing import ImportFailed, parse_csv, parse_jsonl, parse_upload
 
 
 def test_a_csv_becomes_cases_with_inputs_expectations_sensitive_attributes_and_tags():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from llmcore.experiments.models import PromptTemplate, PromptVersion
+from experiments.models import PromptTemplate, PromptVersion
 from tests.experiments.factories import make_dataset, make_prompt
 
 PROMPT_POST = {
@@ -124,8 +124,8 @@ def test_the_htmx_preview_returns_only_the_fragment(team, prompt, viewer, as_use
 
 
 def test_preview_escapes_case_text(team, owner, as_user):
-    from llmcore.experiments.importing import CaseData
-    from llmcore.experiments.services import add_case
+    from experiments.importing import CaseData
+    from experiments.services.datasets import add_case
 
     dataset = make_dataset(team, cases=0)
     add_case(dataset, owner, CaseData(key="x", inputs={"ticket": "<script>alert(1)</script>"}))
@@ -136,8 +136,8 @@ def test_preview_escapes_case_text(team, owner, as_user):
 
 
 def test_an_old_version_can_be_shown(team, prompt, owner, viewer, as_user):
-    from llmcore.experiments.rendering import PromptContent
-    from llmcore.experiments.services import save_prompt_version
+    from experiments.rendering import PromptContent
+    from experiments.services.prompts import save_prompt_version
 
     save_prompt_version(prompt, owner, PromptContent(instruction="New wording {{ticket}}"))
     response = as_user(viewer).get(url("prompt_detail", team, prompt.code), {"v": 1})

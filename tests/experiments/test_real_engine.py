@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from experiments.models import Generation, Status
+from experiments.services import grid
 from llmcore.engine.params import InferenceParams
-from llmcore.experiments import services
-from llmcore.experiments.models import Generation, Status
 from tests.experiments.factories import drive, make_dataset, make_experiment
 
 
 def run(experiment, user, capture):
     with capture(execute=False):
-        services.start_experiment(experiment, user, "admin")
+        grid.start_experiment(experiment, user, "admin")
     drive(experiment.pk)
     experiment.refresh_from_db()
     return experiment
@@ -20,7 +20,7 @@ def test_an_experiment_generates_with_the_engine_and_greedy_outputs_repeat_exact
     team, owner, tiny_model, django_capture_on_commit_callbacks
 ):
     dataset = make_dataset(team, cases=5, author=owner)
-    params = [services.ParamSet("greedy", InferenceParams(max_new_tokens=6))]
+    params = [grid.ParamSet("greedy", InferenceParams(max_new_tokens=6))]
     first = make_experiment(
         team, owner, dataset=dataset, models=[tiny_model], param_sets=params, reuse_cached=False
     )

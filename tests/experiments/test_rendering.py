@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmcore.experiments.rendering import (
+from experiments.rendering import (
     CHAIN_OF_THOUGHT_INSTRUCTION,
     Example,
     PromptContent,

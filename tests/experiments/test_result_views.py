@@ -5,9 +5,9 @@ import json
 import pytest
 from django.urls import reverse
 
+from experiments.services import grid
 from llmcore.engine.params import InferenceParams
 from llmcore.engine.types import FinishReason, GenerationResult
-from llmcore.experiments import services
 from tests.experiments.factories import drive, make_dataset, make_experiment, make_model, make_prompt
 from tests.llmcore.registry_fakes import install_fake_engine
 
@@ -35,10 +35,10 @@ def finished(team, owner, monkeypatch, django_capture_on_commit_callbacks):
     version = make_prompt(team, dataset=dataset, author=owner).versions.get()
     experiment = make_experiment(
         team, owner, dataset=dataset, prompts=[version], models=[make_model(team, "A"), make_model(team, "B")],
-        param_sets=[services.ParamSet("greedy", InferenceParams(max_new_tokens=4))], repeats=2, scorers=SCORERS,
+        param_sets=[grid.ParamSet("greedy", InferenceParams(max_new_tokens=4))], repeats=2, scorers=SCORERS,
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=False):
-        services.start_experiment(experiment, owner, "admin")
+        grid.start_experiment(experiment, owner, "admin")
     drive(experiment.pk)
     return experiment
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from llmcore.experiments.exporting import EXPORT_SCHEMA, ExportRow, ExportScore, csv_lines, jsonl_lines
-from llmcore.experiments.results import Row, compare_to_baseline, differing_cases, summarise, summarise_run
+from experiments.exporting import EXPORT_SCHEMA, ExportRow, ExportScore, csv_lines, jsonl_lines
+from experiments.results import Row, compare_to_baseline, differing_cases, summarise, summarise_run
 
 
 def row(run=1, case=1, repeat=0, passed=True, score=1.0, latency=0.5, error="", text="out", cost="0.01"):
@@ -97,3 +97,9 @@ def test_jsonl_export_is_versioned_and_keeps_score_details():
     assert data["schema"] == EXPORT_SCHEMA
     assert data["repeat"] == 1 and data["inputs"] == {"ticket": '=HYPERLINK("x")'}
     assert data["scores"][0]["rationale"] == "found billing"
+
+
+def test_csv_export_removes_control_characters_before_defusing_formulas():
+    row = export_row(inputs={"ticket": '\x01=HYPERLINK("x")'}, output="\x02@cmd")
+    line = list(csv_lines([row], ["ticket"], [(0, "label_match")]))[1]
+    assert "'=HYPERLINK" in line and "'@cmd" in line and "\x01" not in line

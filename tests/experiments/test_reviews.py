@@ -3,10 +3,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from llmcore.experiments import services
-from llmcore.experiments.evidence import run_evidence
-from llmcore.experiments.models import HumanReview, ReviewAssignment
-from llmcore.experiments.reviewing import acceptance, reviewer_agreement, scorer_agreement, share_out
+from experiments.evidence import evidence_by_run
+from experiments.models import HumanReview, ReviewAssignment
+from experiments.reviewing import acceptance, reviewer_agreement, scorer_agreement, share_out
+from experiments.run_evidence import RunEvidence
+from experiments.services import grid, reviews
 from tests.experiments.factories import drive, make_dataset, make_experiment
 from tests.llmcore.registry_fakes import install_fake_engine
 
@@ -63,7 +64,7 @@ def finished(team, owner, editor, monkeypatch, django_capture_on_commit_callback
         ],
     )
     with django_capture_on_commit_callbacks(execute=False):
-        services.start_experiment(experiment, owner, "admin")
+        grid.start_experiment(experiment, owner, "admin")
     drive(experiment.pk)
     return experiment
 
@@ -79,7 +80,7 @@ def test_an_owner_assigns_outputs_to_two_reviewers_each(team, finished, owner, e
 
 
 def test_the_queue_shows_one_output_at_a_time_and_records_verdicts(team, finished, owner, editor, as_user):
-    services.assign_reviews(finished, [editor], owner, per_run=2)
+    reviews.assign_reviews(finished, [editor], owner, per_run=2)
     client = as_user(editor)
     page = client.get(url("review_queue", team, finished.code))
     assert "0 of 2 reviewed" in page.text and "Ticket number 1" in page.text
@@ -110,7 +111,7 @@ def test_the_queue_shows_one_output_at_a_time_and_records_verdicts(team, finishe
 
 
 def test_a_reviewer_cannot_review_someone_elses_assignment(team, finished, owner, editor, as_user):
-    services.assign_reviews(finished, [owner], owner, per_run=1)
+    reviews.assign_reviews(finished, [owner], owner, per_run=1)
     assignment = ReviewAssignment.objects.get()
     as_user(editor).post(
         url("review_queue", team, finished.code), {"assignment": assignment.code, "verdict": "accept"}
@@ -121,7 +122,7 @@ def test_a_reviewer_cannot_review_someone_elses_assignment(team, finished, owner
 def test_viewers_cannot_review_or_assign_and_strangers_see_nothing(
     team, finished, owner, viewer, stranger, as_user
 ):
-    services.assign_reviews(finished, [owner], owner, per_run=1)
+    reviews.assign_reviews(finished, [owner], owner, per_run=1)
     assignment = ReviewAssignment.objects.get()
     client = as_user(viewer)
     assert client.get(url("review_overview", team, finished.code)).status_code == 200
@@ -147,11 +148,11 @@ def test_viewers_cannot_review_or_assign_and_strangers_see_nothing(
 def test_the_overview_shows_acceptance_and_agreement(
     team, finished, owner, editor, as_user, django_assert_max_num_queries
 ):
-    services.assign_reviews(finished, [owner, editor], owner, per_run=4, per_output=2)
+    reviews.assign_reviews(finished, [owner, editor], owner, per_run=4, per_output=2)
     for assignment in ReviewAssignment.objects.select_related("generation__case_version__case"):
         key = assignment.generation.case_version.case.key
         verdict = "accept" if key in ("T-001", "T-002") else "reject"
-        services.record_review(assignment, assignment.reviewer, verdict)
+        reviews.record_review(assignment, assignment.reviewer, verdict)
     client = as_user(owner)
     with django_assert_max_num_queries(14):
         page = client.get(url("review_overview", team, finished.code))
@@ -161,19 +162,14 @@ def test_the_overview_shows_acceptance_and_agreement(
 
 
 def test_run_evidence_has_the_feasibility_verdicts_inputs(team, finished, owner):
-    services.assign_reviews(finished, [owner], owner, per_run=4)
+    reviews.assign_reviews(finished, [owner], owner, per_run=4)
     for i, assignment in enumerate(ReviewAssignment.objects.order_by("id")):
-        services.record_review(assignment, owner, ["accept", "accept", "minor_edit", "reject"][i])
-    evidence = run_evidence(finished.runs.values_list("pk", flat=True))
-    assert evidence["cases_scored"] == 4 and evidence["cases_passed"] == 2
-    assert (evidence["reviews_accepted"], evidence["reviews_minor_edit"], evidence["reviews_rejected"]) == (
-        2,
-        1,
-        1,
-    )
-    assert evidence["cost_per_1k_cases"] == pytest.approx(1.5)
-    assert evidence["p95_latency_s"] == pytest.approx(0.25)
-
-    from opportunities.feasibility import FeasibilityEvidence
-
-    assert FeasibilityEvidence(**evidence).reviews == 4
+        reviews.record_review(assignment, owner, ["accept", "accept", "minor_edit", "reject"][i])
+    run = finished.runs.get()
+    evidence = evidence_by_run([run.pk])[run.pk]
+    assert isinstance(evidence, RunEvidence)
+    assert (evidence.cases_scored, evidence.cases_passed) == (4, 2)
+    assert (evidence.reviews_accepted, evidence.reviews_minor_edit, evidence.reviews_rejected) == (2, 1, 1)
+    assert evidence.reviews == 4
+    assert evidence.cost_per_1k_cases == pytest.approx(1.5)
+    assert evidence.p95_latency_s == pytest.approx(0.25)

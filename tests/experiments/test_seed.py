@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from llmcore.experiments import services
-from llmcore.experiments.models import Dataset, Experiment, PromptTemplate, Run
-from llmcore.experiments.rendering import render_prompt
-from llmcore.experiments.seed import seed_demo_experiments
+from experiments.models import Dataset, Experiment, PromptTemplate, Run
+from experiments.rendering import render_prompt
+from experiments.seed import seed_demo_experiments
+from experiments.services import datasets, grid
 
 
 def test_the_demo_has_two_runnable_experiments_with_at_least_thirty_cases(
@@ -16,14 +16,14 @@ def test_the_demo_has_two_runnable_experiments_with_at_least_thirty_cases(
         "Call note summaries with the default model",
     ]
     for experiment in experiments:
-        cases = list(services.current_versions(experiment.dataset))
+        cases = list(datasets.current_versions(experiment.dataset))
         assert len(cases) >= 30
         assert [m.name for m in experiment.model_configs.all()] == ["SmolLM2-135M-Instruct"]
         for version in experiment.prompt_versions.all():
             for case in cases:
                 render_prompt(version.content(), case.inputs)
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            services.start_experiment(experiment, owner, "admin")
+            grid.start_experiment(experiment, owner, "admin")
         assert len(callbacks) == 1
     assert Run.objects.count() == 2 + 1  # two ticket prompt versions, one summary prompt
 

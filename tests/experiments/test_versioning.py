@@ -2,19 +2,19 @@ from __future__ import annotations
 
 import pytest
 
-from llmcore.experiments import services
-from llmcore.experiments.importing import CaseData
-from llmcore.experiments.models import PromptVersion
-from llmcore.experiments.rendering import PromptContent, PromptError
+from experiments.importing import CaseData
+from experiments.models import PromptVersion
+from experiments.rendering import PromptContent, PromptError
+from experiments.services import datasets, grid, prompts
 from tests.experiments.factories import make_dataset, make_prompt
 
 
 def test_a_snapshot_keeps_the_case_versions_it_was_taken_with(team, owner):
     dataset = make_dataset(team, cases=2, author=owner)
-    first = services.take_snapshot(dataset, owner)
+    first = datasets.take_snapshot(dataset, owner)
     case = dataset.cases.get(key="T-001")
-    services.edit_case(case, owner, CaseData(key="T-001", inputs={"ticket": "edited"}))
-    second = services.take_snapshot(dataset, owner)
+    datasets.edit_case(case, owner, CaseData(key="T-001", inputs={"ticket": "edited"}))
+    second = datasets.take_snapshot(dataset, owner)
 
     assert (first.number, second.number) == (1, 2)
     old = first.case_versions.get(case=case)
@@ -25,14 +25,14 @@ def test_a_snapshot_keeps_the_case_versions_it_was_taken_with(team, owner):
 
 def test_an_unchanged_dataset_reuses_its_latest_snapshot(team, owner):
     dataset = make_dataset(team, cases=2, author=owner)
-    assert services.take_snapshot(dataset, owner).pk == services.take_snapshot(dataset, owner).pk
+    assert datasets.take_snapshot(dataset, owner).pk == datasets.take_snapshot(dataset, owner).pk
 
 
 def test_removed_cases_leave_new_snapshots_only(team, owner):
     dataset = make_dataset(team, cases=3, author=owner)
-    first = services.take_snapshot(dataset, owner)
-    services.remove_case(dataset.cases.get(key="T-003"))
-    second = services.take_snapshot(dataset, owner)
+    first = datasets.take_snapshot(dataset, owner)
+    datasets.remove_case(dataset.cases.get(key="T-003"))
+    second = datasets.take_snapshot(dataset, owner)
     assert (first.case_count, second.case_count) == (3, 2)
     assert first.case_versions.count() == 3
 
@@ -42,14 +42,14 @@ def test_editing_a_case_without_changes_creates_no_version(team, owner):
     case = dataset.cases.get()
     current = case.versions.get()
     same = CaseData(key=case.key, **current.content())
-    assert services.edit_case(case, owner, same) is None
+    assert datasets.edit_case(case, owner, same) is None
     assert case.versions.count() == 1
 
 
 def test_prompt_versions_are_numbered_and_identical_content_is_not_duplicated(team, owner):
     prompt = make_prompt(team, author=owner)
-    v2, created = services.save_prompt_version(prompt, owner, PromptContent(instruction="Other {{ticket}}"))
-    again, created_again = services.save_prompt_version(
+    v2, created = prompts.save_prompt_version(prompt, owner, PromptContent(instruction="Other {{ticket}}"))
+    again, created_again = prompts.save_prompt_version(
         prompt, owner, PromptContent(instruction="Other {{ticket}}")
     )
     assert (v2.number, created) == (2, True)
@@ -66,21 +66,21 @@ def test_a_prompt_linked_to_a_dataset_must_use_variables_its_cases_provide(team,
 def test_few_shot_needs_examples_with_the_instruction_variables(team, owner):
     with pytest.raises(PromptError, match="needs at least one example"):
         make_prompt(team, technique="few-shot")
-    from llmcore.experiments.rendering import Example
+    from experiments.rendering import Example
 
     with pytest.raises(PromptError, match=r"example 1 lacks the variable \{\{ticket\}\}"):
         make_prompt(team, technique="few-shot", examples=(Example({"other": "x"}, "y"),))
 
 
 def test_a_team_with_experiments_can_be_deleted(team, owner, monkeypatch, django_capture_on_commit_callbacks):
-    from llmcore.experiments.models import Generation
+    from experiments.models import Generation
     from tests.experiments.factories import drive, make_experiment
     from tests.llmcore.registry_fakes import install_fake_engine
 
     install_fake_engine(monkeypatch)
     experiment = make_experiment(team, owner)
     with django_capture_on_commit_callbacks(execute=False):
-        services.start_experiment(experiment, owner, "admin")
+        grid.start_experiment(experiment, owner, "admin")
     drive(experiment.pk)
     assert Generation.objects.exists()
 
@@ -100,7 +100,7 @@ def test_a_case_version_used_by_a_run_cannot_be_deleted_on_its_own(
     install_fake_engine(monkeypatch)
     experiment = make_experiment(team, owner)
     with django_capture_on_commit_callbacks(execute=False):
-        services.start_experiment(experiment, owner, "admin")
+        grid.start_experiment(experiment, owner, "admin")
     drive(experiment.pk)
     with pytest.raises(RestrictedError):
         experiment.dataset.cases.first().delete()

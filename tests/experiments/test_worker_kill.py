@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from experiments.models import Generation, RunBatch, Status
+from experiments.services import grid
 from llmcore.engine.params import InferenceParams
-from llmcore.experiments import services
-from llmcore.experiments.models import Generation, RunBatch, Status
 from tests.experiments.factories import make_dataset, make_experiment, make_prompt
 
 pytestmark = pytest.mark.worker
@@ -40,8 +40,8 @@ def test_a_worker_killed_mid_experiment_loses_and_duplicates_nothing(
     dataset = make_dataset(team, cases=6, author=owner)
     version = make_prompt(team, dataset=dataset, author=owner).versions.get()
     params = [
-        services.ParamSet("greedy", InferenceParams(max_new_tokens=8)),
-        services.ParamSet("sampled", InferenceParams(temperature=0.7, seed=3, max_new_tokens=8)),
+        grid.ParamSet("greedy", InferenceParams(max_new_tokens=8)),
+        grid.ParamSet("sampled", InferenceParams(temperature=0.7, seed=3, max_new_tokens=8)),
     ]
     scorers = [
         {"name": "length_limit", "params": {"unit": "tokens", "max": 8}, "threshold": 1.0, "weight": 1.0}
@@ -52,7 +52,7 @@ def test_a_worker_killed_mid_experiment_loses_and_duplicates_nothing(
     )  # fmt: skip
     worker = celery_worker_process(queues=("default", "cpu"), include=INCLUDE, env=WORKER_ENV)
 
-    services.start_experiment(experiment, owner, "admin")
+    grid.start_experiment(experiment, owner, "admin")
     batches = RunBatch.objects.filter(run__experiment=experiment)
     wait_for(
         lambda: (

@@ -14,11 +14,13 @@ import sys
 import time
 import types
 
-from llmcore.experiments import execution
+from django.conf import settings
+
 from tests.llmcore.registry_fakes import echo_generate
 
 DELAY_S = float(os.environ.get("ASSAY_TEST_ENGINE_DELAY", "0"))
-execution.BATCH_ITEMS = int(os.environ.get("ASSAY_TEST_BATCH_ITEMS", execution.BATCH_ITEMS))
+if "ASSAY_TEST_BATCH_ITEMS" in os.environ:
+    settings.ASSAY_EXPERIMENT_BATCH_ITEMS = int(os.environ["ASSAY_TEST_BATCH_ITEMS"])
 
 
 def _install() -> None:

@@ -41,4 +41,8 @@ def install_fake_engine(monkeypatch, generate=echo_generate) -> list:
         return generate(spec, requests, batch_size=batch_size)
 
     monkeypatch.setattr(runtime, "generate", recording)
+    # The stand-in runs every model the same way; a test may patch this again to play another worker.
+    monkeypatch.setattr(
+        runtime, "execution_profile", lambda spec: runtime.ExecutionProfile("float32", "fake")
+    )
     return calls

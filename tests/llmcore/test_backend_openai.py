@@ -100,8 +100,10 @@ def spec_for(server: FakeServer, **changes) -> ModelSpec:
 
 
 @pytest.fixture(autouse=True)
-def api_key(monkeypatch):
+def api_key(monkeypatch, settings):
     monkeypatch.setenv("ASSAY_TEST_API_KEY", "sk-test-123")
+    # The fake servers listen on loopback, which models may call only when it is listed explicitly.
+    settings.ASSAY_MODEL_HOSTS = ["127.0.0.1"]
 
 
 class Sleeps(list):

@@ -57,15 +57,25 @@ def test_an_api_key_env_must_look_like_an_environment_variable_name(db):
         remote_model="m",
         api_key_env="my key",
     )
-    assert "is not an environment variable name" in errors_of(config)["api_key_env"][0]
+    assert "is not an API key variable this instance allows" in errors_of(config)["api_key_env"][0]
 
 
-def test_a_hosted_model_with_a_variable_name_is_valid(db):
+@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "OPENAI_API_KEY"])
+def test_only_assay_model_key_variables_may_be_named(db, name):
+    config = unsaved(
+        backend="openai-compatible", source="https://api.example.com/v1", remote_model="m", api_key_env=name
+    )
+    assert "ASSAY_MODEL_KEY_" in errors_of(config)["api_key_env"][0]
+
+
+def test_a_hosted_model_with_a_variable_name_is_valid(db, settings, monkeypatch):
+    settings.ASSAY_MODEL_HOSTS = ["api.example.com"]
+    monkeypatch.setattr("socket.getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("93.184.216.34", 443))])
     unsaved(
         backend="openai-compatible",
         source="https://api.example.com/v1",
         remote_model="gpt-4o-mini",
-        api_key_env="OPENAI_API_KEY",
+        api_key_env="ASSAY_MODEL_KEY_OPENAI",
         external=True,
         open_weights=False,
     ).full_clean()

@@ -165,8 +165,9 @@ def test_a_pasted_api_key_is_refused_and_not_shown_back(owner_client, team):
         },
     )
     body = response.content.decode()
-    assert "looks like an API key itself" in body
+    assert "Pick one of the API keys this instance offers" in body
     assert key not in body
+    assert not ModelConfig.objects.filter(team=team).exists()
 
 
 def test_a_duplicate_name_is_refused_with_a_message(owner_client, team, ours):

@@ -69,7 +69,7 @@ class TestRegistry:
         stored = json.loads(json.dumps(scorer.config()))
         rebuilt = build_from_config(stored)
         assert rebuilt.config() == scorer.config()
-        assert stored["version"] == "1"
+        assert stored["version"] == "2"
         assert stored["weight"] == 2
 
     def test_each_result_records_the_scorer_version_weight_and_threshold(self):
@@ -85,9 +85,18 @@ class TestParameterValidation:
             "colour": "unknown parameter (known: max, min, unit)",
             "unit": "must be one of chars, words, tokens; got 'pages'",
             "threshold": "must be between 0 and 1 (scores are 0..1), got 2",
-            "weight": "must be 0 or more, got -1",
+            "weight": "must be between 0 and 100, got -1",
         }
         assert str(exc.value).startswith("length_limit.colour: unknown parameter")
+
+    @pytest.mark.parametrize(
+        ("weight", "message"),
+        [("1e30", "must be between 0 and 100, got 1e+30"), ("inf", "must be a finite number, got 'inf'")],
+    )
+    def test_a_weight_is_bounded(self, weight, message):
+        with pytest.raises(InvalidScorerConfig) as exc:
+            build_scorer("length_limit", {"max": 10}, weight=weight)
+        assert exc.value.errors == {"weight": message}
 
     def test_a_missing_required_parameter_says_what_it_is_for(self):
         with pytest.raises(
@@ -331,8 +340,23 @@ class TestLabelMatch:
         scorer = self.scorer(rule="only")
         result = scorer.score("billing or technical", case(label="billing"))
         assert result.passed is False
-        assert "several labels are named (billing, technical)" in result.rationale
+        assert "names 2 different labels (billing, technical)" in result.rationale
         assert scorer.score("billing, an invoice issue", case(label="billing")).passed is True
+
+    def test_by_default_an_output_listing_every_label_is_ambiguous_never_a_pass(self):
+        scorer = build_scorer("label_match", {"labels": ["billing", "technical", "account", "shipping"]})
+        assert scorer.params["rule"] == "only" and scorer.version == "2"
+        result = scorer.score("Billing, technical, account, shipping", case(label="billing"))
+        assert (result.status, result.passed) == (ScoreStatus.SCORED, False)
+        assert result.rationale.startswith("ambiguous: the output names 4 different labels")
+        # The team may choose to leave such outputs undecided instead of failing them.
+        unparsed = build_scorer(
+            "label_match", {"labels": ["billing", "technical"], "ambiguous": "unparsed"}
+        ).score("billing, technical", case(label="billing"))
+        assert (unparsed.status, unparsed.passed) == (ScoreStatus.UNPARSED, None)
+        assert unparsed.rationale.startswith("ambiguous: ")
+        # "first" stays available as an explicit choice.
+        assert self.scorer(rule="first").score("billing, technical", case(label="billing")).passed is True
 
     def test_no_label_is_a_fail_with_rationale_not_an_error(self):
         result = self.scorer().score("I am not sure.", case(label="billing"))

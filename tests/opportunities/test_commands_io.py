@@ -56,6 +56,18 @@ def test_import_tasks_prints_every_row_error_and_imports_nothing(team, tmp_path)
     assert not Task.objects.exists() and not Job.objects.exists()
 
 
+def test_import_tasks_reports_a_huge_number_as_a_cell_error(team, tmp_path):
+    path = tmp_path / "tasks.csv"
+    path.write_text("job,task,hours_per_week,hourly_cost\nAnalyst,Read,1e30,20\nAnalyst,Write,2,1E+30\n")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="2 errors in .*tasks.csv; nothing imported"):
+        call_command("import_tasks", str(path), "--team", "acme", stdout=io.StringIO(), stderr=err)
+    assert err.getvalue().splitlines() == [
+        'row 2, hours_per_week: must be a number between 0 and 80 (got "1e30")',
+        'row 3, hourly_cost: must be a number between 0 and 10000 (got "1E+30")',
+    ]
+
+
 def test_import_tasks_reports_a_missing_column(team, tmp_path):
     path = tmp_path / "tasks.csv"
     path.write_text("job,hours\nA,1\n")

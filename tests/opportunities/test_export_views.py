@@ -72,7 +72,7 @@ def test_the_csv_streams_escaped_rows(viewer_client, team, portfolio):
 
 
 def test_the_xlsx_holds_the_same_rows(viewer_client, team, portfolio):
-    data = viewer_client.get(url(team, "xlsx")).content
+    data = body_of(viewer_client.get(url(team, "xlsx")))
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:2] == ("job", "task") and len(rows) == 4
@@ -80,7 +80,7 @@ def test_the_xlsx_holds_the_same_rows(viewer_client, team, portfolio):
 
 
 def test_the_json_follows_the_versioned_schema(viewer_client, team, portfolio):
-    document = json.loads(viewer_client.get(url(team, "json")).content)
+    document = json.loads(body_of(viewer_client.get(url(team, "json"))))
     assert document["schema"] == "assay.portfolio/1"
     assert document["team"]["slug"] == "acme"
     assert [job["title"] for job in document["jobs"]] == ["Analyst", "Support agent"]
@@ -100,7 +100,7 @@ def test_the_portfolio_filters_in_the_querystring_apply(viewer_client, team, por
         "Tag tickets",
     ]
     response = viewer_client.get(url(team, "json") + f"?job={support.code}&exposure=none")
-    document = json.loads(response.content)
+    document = json.loads(body_of(response))
     assert [t["statement"] for t in document["tasks"]] == ["Tag tickets"]
     assert document["filters"] == {"job": str(support.code), "exposure": "none"}
     assert [job["title"] for job in document["jobs"]] == ["Support agent"]
@@ -129,3 +129,45 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(viewer_client, team, 
             make_task(job, f"task {t}")
     assert count_queries() == few
     assert few <= 6
+
+
+def bulk_tasks(team, jobs: int, per_job: int, first: int = 0) -> None:
+    from decimal import Decimal
+
+    from opportunities.models import Job, Task
+
+    created = Job.objects.bulk_create(
+        Job(team=team, title=f"Job {j:03}", headcount=3, hourly_cost=Decimal(40))
+        for j in range(first, first + jobs)
+    )
+    Task.objects.bulk_create(
+        Task(job=job, statement=f"Task {i} of {job.title} " + "x" * 200, hours_per_week=Decimal(2))
+        for job in created
+        for i in range(per_job)
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
+def test_every_export_streams_in_about_the_same_memory_for_ten_times_the_rows(
+    viewer_client, team, fmt, monkeypatch
+):
+    import tracemalloc
+
+    monkeypatch.setattr("opportunities.views.io.STREAM_CHUNK", 100)  # rows held at once (2,000 in use)
+
+    def peak_bytes() -> int:
+        tracemalloc.start()
+        try:
+            response = viewer_client.get(url(team, fmt))
+            assert response.streaming  # sent in pieces, not built in memory first
+            size = sum(len(piece) for piece in response.streaming_content)
+            return tracemalloc.get_traced_memory()[1], size
+        finally:
+            tracemalloc.stop()
+
+    bulk_tasks(team, 2, 100)
+    small, small_size = peak_bytes()
+    bulk_tasks(team, 18, 100, first=2)
+    large, large_size = peak_bytes()
+    assert large_size > 5 * small_size  # (zipped XLSX: 7.7 times)
+    assert large < small * 2 + 2_000_000, (small, large)

@@ -55,6 +55,7 @@ def test_the_columns_are_in_the_documented_order():
         "hourly_cost",
         "annual_value",
         "verdict",
+        "verdict_warning",
         "notes",
         "task_code",
     ]
@@ -178,3 +179,15 @@ def test_the_export_queryset_applies_the_portfolio_filters(team):
     assert statements(exposure="none") == ["C", "B"]
     assert statements(exposure="E1") == ["A"]
     assert statements(verdict="not-yet") == ["C"]
+
+
+def test_a_control_character_does_not_hide_a_formula_from_the_xlsx_or_csv():
+    task = unsaved_task(statement='\x01=HYPERLINK("http://evil.example","open")', notes="\x02+cmd")
+    sheet = openpyxl.load_workbook(io.BytesIO(exporting.xlsx_bytes([task]))).active
+    header, row = list(sheet.iter_rows(values_only=True))
+    values = dict(zip(header, row, strict=True))
+    assert values["task"] == '\'=HYPERLINK("http://evil.example","open")'
+    assert values["notes"] == "'+cmd"
+    assert all(cell.data_type == "s" for cell in sheet[2] if isinstance(cell.value, str))
+    csv_values = exporting.csv_row(task)
+    assert csv_values[1] == '\'=HYPERLINK("http://evil.example","open")'

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from experiments.run_evidence import RunEvidence
 from opportunities.feasibility import (
     AUGMENTATION_READY,
     AUTOMATION_READY,
@@ -9,15 +10,16 @@ from opportunities.feasibility import (
     RULES_VERSION,
     UNTESTED,
     VERDICTS,
-    FeasibilityEvidence,
     Thresholds,
     verdict,
 )
 from opportunities.models import Verdict
 
 
-def evidence(scored=40, passed=40, accepted=30, minor=0, rejected=0, **extra) -> FeasibilityEvidence:
-    return FeasibilityEvidence(
+def evidence(scored=40, passed=40, accepted=30, minor=0, rejected=0, **extra) -> RunEvidence:
+    if accepted + minor + rejected:
+        extra.setdefault("reviewers", 2)
+    return RunEvidence(
         cases_scored=scored,
         cases_passed=passed,
         reviews_accepted=accepted,
@@ -34,7 +36,7 @@ def test_the_verdict_values_match_the_task_model_choices():
 
 
 def test_no_evidence_is_untested_with_no_headline_score():
-    result = verdict(FeasibilityEvidence(), Thresholds())
+    result = verdict(RunEvidence(), Thresholds())
     assert result.verdict == UNTESTED
     assert result.feasibility is None
     assert result.reasons == ["No evidence yet: no scored experiment outputs and no human reviews."]
@@ -53,6 +55,8 @@ def test_strong_evidence_is_automation_ready_and_explains_itself_with_numbers():
         "automation_pass": True,
         "automation_acceptance": True,
         "augmentation": True,
+        "reviewers_automation": True,
+        "reviewers_augmentation": True,
         "rubric": True,
     }
 
@@ -97,7 +101,7 @@ class TestAugmentationBoundaries:
         assert verdict(evidence(scored=0, passed=0, accepted=2, minor=4)).verdict == AUGMENTATION_READY
         result = verdict(evidence(scored=0, passed=0, accepted=1, minor=4))
         assert result.verdict == NOT_YET
-        assert "lower bound 56.6% is below the augmentation bar of 60.0%" in result.reasons[-2]
+        assert "lower bound 56.6% is below the augmentation bar of 60.0%" in result.reasons[-3]
 
     def test_many_rejections_mean_not_yet(self):
         result = verdict(evidence(scored=40, passed=20, accepted=10, minor=10, rejected=20))
@@ -140,7 +144,7 @@ class TestLimits:
         assert ok.verdict == AUTOMATION_READY
         slow = verdict(evidence(cost_per_1k_cases=4.0, p95_latency_s=3.5), limits)
         assert slow.verdict == NOT_YET
-        assert "p95 latency 3.5 s is over the limit of 2 s." in slow.reasons
+        assert "p95 latency of a single request 3.5 s is over the limit of 2 s." in slow.reasons
 
     def test_unknown_cost_is_reported_not_held_against_the_task(self):
         result = verdict(evidence(), Thresholds(max_cost_per_1k_cases=5.0))
@@ -156,6 +160,49 @@ class TestHeadlineScore:
         result = verdict(evidence(scored=40, passed=40, accepted=20, minor=0, rejected=10))
         assert result.feasibility == pytest.approx(result.accept_or_edit.low)
         assert result.feasibility < result.pass_rate.low
+
+    def test_an_augmentation_ready_verdict_is_placed_by_the_figure_that_decided_it(self):
+        # The task: reviewers accept nearly everything, the automatic scorer passes 1 in 30.
+        result = verdict(evidence(scored=30, passed=1, accepted=10, minor=20, rejected=0))
+        assert result.verdict == AUGMENTATION_READY
+        assert result.pass_rate.low < 0.07  # what the matrix used to show: "feasibility 6.1%"
+        assert result.feasibility == pytest.approx(result.accept_or_edit.low)
+        assert result.feasibility >= Thresholds().augmentation_lower
+        assert result.basis == "accept-or-minor-edit rate, 95% lower bound"
+
+    def test_automation_ready_rests_on_both_bounds_and_not_yet_without_reviews_on_the_pass_rate(self):
+        ready = verdict(evidence(scored=40, passed=40, accepted=30), Thresholds(), "yes")
+        assert ready.feasibility == pytest.approx(min(ready.pass_rate.low, ready.accept_or_edit.low))
+        assert ready.basis.startswith("weaker of")
+        scores_only = verdict(evidence(scored=10, passed=8, accepted=0))
+        assert scores_only.basis == "automatic pass rate, 95% lower bound"
+
+
+class TestReviewers:
+    def test_one_reviewer_cannot_make_a_task_automation_ready(self):
+        one = verdict(evidence(reviewers=1), Thresholds(), "yes")
+        assert one.verdict == AUGMENTATION_READY
+        assert one.checks["reviewers_automation"] is False
+        assert "Reviewed by 1 different person. Automation needs at least 2" in " ".join(one.reasons)
+        assert verdict(evidence(reviewers=2), Thresholds(), "yes").verdict == AUTOMATION_READY
+
+    def test_the_team_can_ask_more_people_for_augmentation_too(self):
+        strict = Thresholds(min_reviewers_augmentation=2)
+        assert verdict(evidence(scored=0, passed=0, accepted=10, reviewers=1), strict).verdict == NOT_YET
+
+    def test_reviews_that_disagree_with_the_scorer_warn_without_changing_the_verdict(self):
+        result = verdict(evidence(scored=0, passed=0, accepted=10, scorer_kappa=-0.15, scorer_kappa_n=10))
+        assert result.verdict == AUGMENTATION_READY
+        assert len(result.warnings) == 1
+        assert "κ = -0.15 over 10 outputs, below the 0.4 the team expects" in result.warnings[0]
+        agreeing = verdict(evidence(scored=0, passed=0, accepted=10, scorer_kappa=0.8, scorer_kappa_n=10))
+        assert agreeing.warnings == []
+        assert (
+            verdict(
+                evidence(scorer_kappa=-0.15, scorer_kappa_n=10), Thresholds(min_scorer_kappa=None)
+            ).warnings
+            == []
+        )
 
     def test_it_uses_what_evidence_exists(self):
         only_scores = verdict(evidence(scored=10, passed=8, accepted=0))
@@ -174,7 +221,7 @@ class TestValidation:
     )
     def test_impossible_evidence_is_refused(self, kwargs, message):
         with pytest.raises(ValueError, match=message):
-            FeasibilityEvidence(**kwargs)
+            RunEvidence(**kwargs)
 
     @pytest.mark.parametrize(
         ("kwargs", "message"),

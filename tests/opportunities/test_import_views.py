@@ -86,6 +86,27 @@ def test_confirm_imports_and_redirects_to_the_portfolio(owner_client, team):
     assert Job.objects.get(team=team, title="Support agent").headcount == 10
 
 
+def pending_files(settings) -> list[str]:
+    folder = settings.DATA_DIR / "imports"
+    return sorted(path.name for path in folder.glob("*.json")) if folder.exists() else []
+
+
+def test_the_preview_file_is_deleted_when_the_import_is_confirmed(owner_client, team, settings):
+    token = token_of(upload(owner_client, team, GOOD))
+    assert pending_files(settings) == [f"{token}.json"]
+    owner_client.post(url(team), {"token": token})
+    assert pending_files(settings) == []
+
+
+def test_cancelling_the_preview_deletes_its_file_and_imports_nothing(owner_client, team, settings):
+    token = token_of(upload(owner_client, team, GOOD))
+    response = owner_client.post(url(team), {"token": token, "cancel": "1"}, follow=True)
+    assert "Import cancelled: nothing was imported." in response.content.decode()
+    assert pending_files(settings) == [] and not Task.objects.exists()
+    response = owner_client.post(url(team), {"token": token}, follow=True)
+    assert "upload the file again" in response.content.decode() and not Task.objects.exists()
+
+
 def test_confirming_twice_imports_once(owner_client, team):
     token = token_of(upload(owner_client, team, GOOD))
     owner_client.post(url(team), {"token": token})

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import time
+import tracemalloc
 from decimal import Decimal
 
 import openpyxl
@@ -18,6 +20,7 @@ from opportunities.importing import (
 )
 from opportunities.models import Job, Task
 from tests.factories import make_job, make_task
+from tests.opportunities.zipbombs import xlsx_bomb
 
 
 def row(**cells) -> dict[str, str]:
@@ -79,6 +82,22 @@ def test_a_bad_number_names_the_spreadsheet_row_and_column():
         ({"headcount": "2.5"}, 'row 2, headcount: must be a whole number between 1 and 1000000 (got "2.5")'),
         ({"headcount": "0"}, 'row 2, headcount: must be a whole number between 1 and 1000000 (got "0")'),
         ({"hourly_cost": "-4"}, 'row 2, hourly_cost: must be a number between 0 and 10000 (got "-4")'),
+        ({"hours_per_week": "1e30"}, 'row 2, hours_per_week: must be a number between 0 and 80 (got "1e30")'),
+        (
+            {"people_share": "1e30"},
+            'row 2, people_share: must be a number between 0 and 1, or a percentage (got "1e30")',
+        ),
+        (
+            {"time_saved": "-1e30%"},
+            'row 2, time_saved: must be a number between 0 and 1, or a percentage (got "-1e30%")',
+        ),
+        ({"hourly_cost": "1e30"}, 'row 2, hourly_cost: must be a number between 0 and 10000 (got "1e30")'),
+        (
+            {"headcount": "1e30"},
+            'row 2, headcount: must be a whole number between 1 and 1000000 (got "1e30")',
+        ),
+        ({"task": "x" * 100_000}, "row 2, task: must be at most 2,000 characters (got 100,000)"),
+        ({"notes": "x" * 10_001}, "row 2, notes: must be at most 10,000 characters (got 10,001)"),
         ({"task": "  "}, "row 2, task: is required"),
         ({"job": ""}, "row 2, job: is required"),
         (
@@ -327,3 +346,54 @@ def test_pending_uploads_survive_between_requests_and_reject_bad_tokens(settings
 def test_a_job_conflict_is_reported_alongside_other_errors_of_the_row():
     result = parse_rows([row(headcount="10"), row(headcount="12", kind="bad")])
     assert [(p.row, p.field) for p in result.errors] == [(3, "kind"), (3, "headcount")]
+
+
+# --- workbooks that unpack to far more than they weigh --------------------------------------------
+
+
+def _refused_quickly(data: bytes, match: str, **kwargs) -> tuple[float, int]:
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ImportFileError, match=match):
+            read_upload("tasks.xlsx", data, **kwargs)
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return elapsed, peak
+
+
+def test_a_6_mb_workbook_that_unpacks_to_190_mb_is_refused_in_seconds_with_flat_memory():
+    data = xlsx_bomb(190_000_000, padding=5_000_000)
+    assert 5_500_000 < len(data) < 7_000_000
+    elapsed, peak = _refused_quickly(data, r"unpacks to 19\d\.\d MB; the largest accepted is 104\.9 MB")
+    assert elapsed < 2 and peak < 5_000_000
+
+
+def test_a_workbook_that_lies_about_its_unpacked_size_is_read_no_further_than_it_claims():
+    data = xlsx_bomb(190_000_000, declared=200_000)
+    elapsed, peak = _refused_quickly(data, "The workbook is damaged")
+    assert elapsed < 2 and peak < 5_000_000
+
+
+def test_a_row_with_more_cells_than_any_task_sheet_is_refused_before_it_is_read():
+    _refused_quickly(xlsx_bomb(2_000_000, cells_per_row=5_000), "Row 2 of the sheet has more than 200 cells")
+
+
+def test_a_sheet_over_its_cell_budget_is_refused_in_one_streaming_pass(settings):
+    elapsed, _ = _refused_quickly(xlsx_bomb(20_000_000), "more than 330 cells", max_rows=10)
+    assert elapsed < 2
+
+
+def test_blank_columns_a_sheet_claims_are_not_read(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["job", "task"])
+    sheet.append(["A", "x"])
+    sheet["XFD3"] = None  # the dimension now claims 16,384 columns
+    sheet.cell(row=3, column=16384).value = ""
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    table = read_upload("tasks.xlsx", buffer.getvalue())
+    assert table.headers == ["job", "task"] and len(table.rows[0]) == 2

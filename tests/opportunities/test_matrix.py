@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -160,3 +161,34 @@ def test_a_bad_threshold_is_explained_and_the_median_used(viewer_client, team):
     body = viewer_client.get(matrix_url(team, threshold="lots")).content.decode()
     assert "Enter the threshold as a dollar amount" in body
     assert "the median value" in body
+
+
+def test_beyond_the_limit_a_sample_is_drawn_and_the_page_says_so(
+    viewer_client, team, settings, django_assert_max_num_queries
+):
+    settings.ASSAY_MATRIX_MAX_POINTS = 100
+    bulk_portfolio(team, 10, 50)  # 500 tasks
+    with django_assert_max_num_queries(10):
+        body = viewer_client.get(matrix_url(team)).content.decode()
+    assert body.count("</circle></a>") == 100
+    assert "A sample is drawn:" in body and "100 of 500 tasks" in body
+    # The counts cover every task, not only the drawn ones.
+    counts = [int(n.replace(",", "")) for n in re.findall(r'<td class="num">([\d,]+)</td>', body)]
+    assert sum(counts) == 500
+
+
+def test_the_sample_keeps_each_quadrants_top_tasks_and_its_proportions():
+    from opportunities.matrix import BIG_BETS, QUICK_WINS, UNTESTED, sample_for_matrix
+
+    rows = [(pk, "automation-ready", 0.9, 1000.0 + pk) for pk in range(1, 801)]  # quick wins or maybe later
+    rows += [(pk, "not-yet", 0.1, 10.0) for pk in range(801, 1001)]  # avoid
+    rows += [(pk, "untested", None, 5.0) for pk in range(1001, 2001)]
+    sample = sample_for_matrix(rows, limit=200)
+
+    assert sample.total == 2000 and len(sample.ids) == 200
+    assert sum(sample.counts.values()) == 2000 and sample.counts[UNTESTED] == 1000
+    assert {796, 797, 798, 799, 800} <= sample.ids  # the five highest-value quick wins
+    untested = sum(1 for pk in sample.ids if pk > 1000)
+    assert 90 <= untested <= 110  # half the tasks are untested: about half the dots
+    assert sample.counts[QUICK_WINS] == 800 and sample.counts[BIG_BETS] == 200  # median 7.5
+    assert sample == sample_for_matrix(rows, limit=200)  # the same page each time

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -87,6 +86,11 @@ def test_htmx_add_returns_the_tasks_section_with_the_new_row_and_an_empty_form(a
         ("time_saved", "-5", "Must be a percentage between 0 and 100."),
         ("statement", "", "Describe the task in a few words."),
         ("kind", "sing", "Select a valid choice."),
+        ("hours_per_week", "1e30", "Must be a number between 0 and 80."),
+        ("people_share", "1e30", "Must be a percentage between 0 and 100."),
+        ("revenue_upside", "1e30", "Must be a number between 0 and a trillion."),
+        ("statement", "x" * 100_000, "Ensure this value has at most 2000 characters (it has 100000)."),
+        ("notes", "x" * 10_001, "Ensure this value has at most 10000 characters (it has 10001)."),
     ],
 )
 def test_invalid_task_shows_a_specific_error_and_saves_nothing(owner_client, job, field, value, message):
@@ -333,37 +337,12 @@ def test_unchanged_percentages_are_not_reported_as_changed(task):
 
 # --- In a browser: the inline row editor ----------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture
-def editor_page(live_server, client, editor, monkeypatch):
-    """A Chromium page signed in as an editor (skipped where Chromium or Playwright is missing)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are safe here.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    client.force_login(editor)
-    session = client.cookies["sessionid"].value
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url)
-        context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
-        page = context.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())
-        yield page
-        browser.close()
+def editor_page(page_as, editor):
+    page = page_as(editor)
+    page.on("dialog", lambda dialog: dialog.accept())
+    return page
 
 
 @pytest.mark.browser

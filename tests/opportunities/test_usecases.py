@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -16,6 +15,15 @@ from opportunities.usecases import (
 )
 from opportunities.views.usecases import PICKER_LIMIT
 from tests.factories import make_job, make_task, make_usecase
+
+
+@pytest.fixture(autouse=True)
+def _no_stage_gates(monkeypatch):
+    """These tests cover the stage moves themselves; the gates other apps register (audits) have their
+    own tests (tests/audits/test_gates.py)."""
+    from opportunities import usecases
+
+    monkeypatch.setattr(usecases, "_STAGE_GATES", [])
 
 
 def url(name, team, use_case=None):
@@ -275,7 +283,8 @@ def test_the_detail_page_needs_the_same_queries_for_few_or_many_tasks(
     use_case = create_use_case(team, owner, [make_task(job, f"Task {i}") for i in range(size)], name="Big")
     for _ in range(size // 2):
         StageChange.objects.create(use_case=use_case, from_stage="scope", to_stage="build", changed_by=owner)
-    with django_assert_max_num_queries(9):
+    # 9 for the page, 4 for the audits panel (opportunities.panels): audits, risks, tier, trail.
+    with django_assert_max_num_queries(13):
         viewer_client.get(url("usecase_detail", team, use_case))
 
 
@@ -454,35 +463,8 @@ def test_delete_is_post_only(owner_client, team, use_case):
 
 
 @pytest.fixture
-def browser_page(live_server, client, owner, monkeypatch):
-    """A Chromium page signed in as the owner (skipped where Chromium or Playwright is missing)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are safe here.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    client.force_login(owner)
-    session = client.cookies["sessionid"].value
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url)
-        context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
-        page = context.new_page()
-        yield page
-        browser.close()
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+def browser_page(page_as, owner):
+    return page_as(owner)
 
 
 @pytest.mark.browser

@@ -7,13 +7,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from llmcore.experiments import services
-from llmcore.experiments.models import Generation, ReviewAssignment
+from experiments.models import Generation, ReviewAssignment
+from experiments.run_evidence import RunEvidence
+from experiments.services import grid, reviews
 from opportunities import verdicts
 from opportunities.feasibility import (
     AUGMENTATION_READY,
     NOT_YET,
-    FeasibilityEvidence,
     VerdictResult,
     best_run,
 )
@@ -55,7 +55,7 @@ def experiment(team, owner, monkeypatch):
 
 def run_it(experiment, owner, capture):
     with capture(execute=True):
-        services.start_experiment(experiment, owner, "admin")
+        grid.start_experiment(experiment, owner, "admin")
     with capture(execute=True):
         drive(experiment.pk)
 
@@ -64,13 +64,13 @@ def review_all(experiment, reviewer, verdict, capture):
     with capture(execute=True):
         for generation in Generation.objects.filter(run__experiment=experiment):
             assignment = ReviewAssignment.objects.create(generation=generation, reviewer=reviewer)
-            services.record_review(assignment, reviewer, verdict)
+            reviews.record_review(assignment, reviewer, verdict)
 
 
 def test_best_run_prefers_the_higher_verdict_then_the_higher_feasibility():
-    weak = (VerdictResult(NOT_YET, [], 0.7), FeasibilityEvidence(cases_scored=10, cases_passed=9))
-    good = (VerdictResult(AUGMENTATION_READY, [], 0.4), FeasibilityEvidence(reviews_accepted=8))
-    better = (VerdictResult(AUGMENTATION_READY, [], 0.5), FeasibilityEvidence(reviews_accepted=9))
+    weak = (VerdictResult(NOT_YET, [], 0.7), RunEvidence(cases_scored=10, cases_passed=9))
+    good = (VerdictResult(AUGMENTATION_READY, [], 0.4), RunEvidence(reviews_accepted=8))
+    better = (VerdictResult(AUGMENTATION_READY, [], 0.5), RunEvidence(reviews_accepted=9))
     assert best_run([weak, good, better]) == 2
     assert best_run([weak]) == 0
     assert best_run([]) is None
@@ -129,6 +129,9 @@ def test_team_thresholds_change_verdicts_and_only_admins_change_them(
         "automation_acceptance": "90",
         "min_cases": "30",
         "augmentation_lower": "80",
+        "min_reviewers_automation": "2",
+        "min_reviewers_augmentation": "1",
+        "min_scorer_kappa": "0.4",
         "max_cost_per_1k_cases": "",
         "max_p95_latency_s": "",
     }
@@ -204,7 +207,7 @@ def test_the_task_page_escapes_experiment_names_and_needs_no_query_per_run(
     one = make_experiment(team, owner, dataset=dataset, prompts=[prompt], name="<b>one</b>")
     task.experiments.add(one)
     with django_capture_on_commit_callbacks(execute=True):
-        services.start_experiment(one, owner, "admin")
+        grid.start_experiment(one, owner, "admin")
     client.force_login(owner)
     url = reverse("task_detail", args=[team.slug, task.code])
     with CaptureQueriesContext(connection) as small:
@@ -215,7 +218,7 @@ def test_the_task_page_escapes_experiment_names_and_needs_no_query_per_run(
     many = make_experiment(team, owner, dataset=dataset, prompts=[prompt], models=models, name="Many")
     task.experiments.add(many)
     with django_capture_on_commit_callbacks(execute=True):
-        services.start_experiment(many, owner, "admin")
+        grid.start_experiment(many, owner, "admin")
     with CaptureQueriesContext(connection) as large:
         page = client.get(url).text
     runs = verdicts.run_verdicts(Task.objects.select_related("job").get(pk=task.pk))
@@ -231,7 +234,7 @@ def test_the_team_home_shows_experiments_running_with_their_progress(
     home = reverse("team_home", args=[team.slug])
     assert 'data-testid="running-experiments"' not in as_user(viewer).get(home).text
     with django_capture_on_commit_callbacks(execute=False):  # queued: no worker picks it up
-        services.start_experiment(experiment, owner, "admin")
+        grid.start_experiment(experiment, owner, "admin")
     page = as_user(viewer).get(home).text
     assert 'data-testid="running-experiments"' in page
     assert experiment.name in page and "0 / 8" in page

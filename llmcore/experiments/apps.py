@@ -1,9 +1,0 @@
-from __future__ import annotations
-
-from django.apps import AppConfig
-
-
-class ExperimentsConfig(AppConfig):
-    name = "llmcore.experiments"
-    label = "experiments"
-    verbose_name = "Experiments"
