@@ -136,7 +136,7 @@ class Launcher:
         self.stopping = False
         self.worker_name = f"assay-{os.getpid()}"
         self.worker_ready = False
-        self.queues = ""
+        self.workers: list[tuple[str, str]] = []  # (node name, queues) of the workers started
 
     def run(self) -> int:
         if not port_is_free(HOST, self.port):
@@ -229,17 +229,26 @@ class Launcher:
         else:
             web = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", address, "--workers", "2"]
             web += ["--access-logfile", "-"]
-        queues = self.queues = os.environ.get("ASSAY_WORKER_QUEUES", "default,cpu")
+        # Two workers: model work (generation, scoring, probes) on the model queue, and everything short
+        # (reports, measurements' bookkeeping, the recovery sweep, pings) on the default queue, so a quick
+        # task never waits behind a batch of generations.
         concurrency = os.environ.get("ASSAY_WORKER_CONCURRENCY", "1")
-        worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
-        worker += ["--concurrency", concurrency, "-l", "info", "-n", f"{self.worker_name}@%h"]
+        self.workers = [
+            (f"{self.worker_name}@%h", os.environ.get("ASSAY_WORKER_QUEUES", "default")),
+            (f"{self.worker_name}-model@%h", os.environ.get("ASSAY_MODEL_QUEUES", "cpu")),
+        ]
+        workers = []
+        for node, queues in self.workers:
+            command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
+            workers.append(command + ["--concurrency", concurrency, "-l", "info", "-n", node])
         # Celery beat sends the recovery sweep every minute (settings.CELERY_BEAT_SCHEDULE): batches
         # whose worker died are re-queued and work the broker lost is re-sent, without a command.
         schedule = Path(settings.DATA_DIR) / "celerybeat-schedule"
         beat = [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "info", "-s", str(schedule)]
         beat += ["--pidfile="]
         self.children.append(Child("The web server", web, env))
-        self.children.append(Child("The Celery worker", worker, env, restartable=True))
+        self.children.append(Child("The Celery worker", workers[0], env, restartable=True))
+        self.children.append(Child("The model worker", workers[1], env, restartable=True))
         self.children.append(Child("Celery beat", beat, env, restartable=True))
 
     def _wait_for_web(self) -> None:
@@ -260,7 +269,8 @@ class Launcher:
         while not self.stopping and time.monotonic() < deadline:
             self._check_children()
             replies = app.control.ping(timeout=0.5)
-            if any(name.startswith(f"{self.worker_name}@") for reply in replies for name in reply):
+            answered = {name.split("@")[0] for reply in replies for name in reply}
+            if all(node.split("@")[0] in answered for node, _ in self.workers):
                 self.worker_ready = True
                 return
 
@@ -283,9 +293,10 @@ class Launcher:
             f"Assay is running at {url}",
             f"Demo login: user demo, password {password}   (team: {url}t/{DEMO_TEAM_SLUG}/)",
             "Also demo-editor, demo-viewer and demo-auditor, same password.",
-            f"Celery worker: queues {self.queues}"
-            + ("" if self.worker_ready else " (not answering yet: see its log above)")
-            + " (restarted if it dies)",
+            "Celery workers: "
+            + ", ".join(f"queue {queues}" for _, queues in self.workers)
+            + ("" if self.worker_ready else " (not answering yet: see their log above)")
+            + " (restarted if one dies)",
             f"Celery beat: recovery sweep every {settings.ASSAY_RECOVERY_INTERVAL_S} s"
             " (stalled batches re-queued, lost work re-sent)",
             f"Data: {settings.DATA_DIR}",

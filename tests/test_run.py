@@ -193,7 +193,8 @@ def test_a_killed_worker_is_started_again_while_the_web_server_stays_up(data_dir
     launches.append(launch)
     launch.wait_for("Assay is running at")
     assert "Celery beat: recovery sweep every" in launch.output
-    (worker,) = child_pids(launch.process.pid, " worker ")
+    (worker,) = child_pids(launch.process.pid, " worker -Q default ")
+    (model_worker,) = child_pids(launch.process.pid, " worker -Q cpu ")
     (web,) = child_pids(launch.process.pid, "runserver")
     assert child_pids(launch.process.pid, " beat ")
 
@@ -207,5 +208,6 @@ def test_a_killed_worker_is_started_again_while_the_web_server_stays_up(data_dir
     monkeypatch.delenv("CELERY_BROKER_URL")
     client = Celery(broker=broker_url(data_dir / "redis.sock"), backend=broker_url(data_dir / "redis.sock"))
     assert client.send_task("assay.ping", queue="default").get(timeout=90)["teams"] >= 1  # the new worker
+    assert child_pids(launch.process.pid, " worker -Q cpu ") == [model_worker]  # the other one kept working
     assert launch.process.poll() is None
     assert launch.interrupt() == 0

@@ -35,9 +35,11 @@ def test_governance_events_from_every_app_are_recorded(team, owner, editor, use_
         reverse("feasibility_thresholds", args=[team.slug]),
         {
             "min_cases": 40,
-            "automation_pass_lower": 0.9,
-            "automation_acceptance": 0.9,
-            "augmentation_lower": 0.6,
+            "automation_pass_lower": 90,
+            "automation_acceptance": 90,
+            "augmentation_lower": 60,
+            "min_reviewers_automation": 2,
+            "min_reviewers_augmentation": 1,
         },
     )
     role = TrailEntry.objects.get(action="member.role_changed")
