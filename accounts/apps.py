@@ -5,4 +5,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from . import sessions  # noqa: F401  (records sessions at sign-in)
+        from . import history, sessions  # noqa: F401  (sessions: records sessions at sign-in)
+        from .models import Membership
+
+        history.track(Membership)

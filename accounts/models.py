@@ -6,6 +6,16 @@ from django.conf import settings
 from django.db import models
 
 
+class TeamHistory:
+    """Mixed into a tracked model: the team its change log entries are filed under."""
+
+    def history_team_id(self) -> int | None:
+        return self.team_id
+
+    def get_additional_data(self) -> dict:
+        return {"team": self.history_team_id()}
+
+
 class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
     EDITOR = "editor", "Editor"
@@ -36,7 +46,7 @@ class Team(models.Model):
         return self.name
 
 
-class Membership(models.Model):
+class Membership(TeamHistory, models.Model):
     team = models.ForeignKey(Team, models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)

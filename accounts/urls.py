@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import history_view, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("teams/switch/", views.switch_team, name="switch_team"),
     path("teams/none/", views.no_team, name="no_team"),
     path("t/<slug:team_slug>/members/", views.member_list, name="member_list"),
+    path("t/<slug:team_slug>/history/", history_view.team_history, name="team_history"),
     path("t/<slug:team_slug>/members/<int:membership_id>/", views.member_update, name="member_update"),
     path("t/<slug:team_slug>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path(

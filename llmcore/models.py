@@ -12,7 +12,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.models import Role, Team
+from accounts.models import Role, Team, TeamHistory
 from llmcore.engine.types import BackendKind, ModelSpec
 
 from . import endpoints
@@ -104,7 +104,7 @@ class ModelConfigQuerySet(models.QuerySet):
         )
 
 
-class ModelConfig(models.Model):
+class ModelConfig(TeamHistory, models.Model):
     team = models.ForeignKey(
         Team,
         models.CASCADE,
@@ -317,7 +317,7 @@ class ModelConfig(models.Model):
         )
 
 
-class TeamModel(models.Model):
+class TeamModel(TeamHistory, models.Model):
     """An instance-wide model an administrator enabled for one team."""
 
     team = models.ForeignKey(Team, models.CASCADE, related_name="model_links")
@@ -449,7 +449,7 @@ class InferenceCall(models.Model):
         return self.tokens_in + self.tokens_out
 
 
-class TeamBudget(models.Model):
+class TeamBudget(TeamHistory, models.Model):
     """A team's monthly allowance; empty limits mean no limit."""
 
     team = models.OneToOneField(Team, models.CASCADE, related_name="budget")

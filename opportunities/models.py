@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from accounts.models import Team
+from accounts.models import Team, TeamHistory
 
 from .feasibility import Thresholds
 from .limits import DESCRIPTION_MAX_LENGTH, NOTES_MAX_LENGTH, STATEMENT_MAX_LENGTH
@@ -44,7 +44,7 @@ class JobQuerySet(models.QuerySet):
         )
 
 
-class Job(models.Model):
+class Job(TeamHistory, models.Model):
     team = models.ForeignKey(Team, models.CASCADE, related_name="jobs")
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(max_length=200)
@@ -131,7 +131,7 @@ class TaskQuerySet(models.QuerySet):
         )
 
 
-class Task(models.Model):
+class Task(TeamHistory, models.Model):
     job = models.ForeignKey(Job, models.CASCADE, related_name="tasks")
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     statement = models.TextField(max_length=STATEMENT_MAX_LENGTH)
@@ -213,6 +213,11 @@ class Task(models.Model):
             models.Index(fields=["verdict"], name="task_verdict"),
         ]
 
+    def history_team_id(self) -> int | None:
+        if type(self).job.is_cached(self):
+            return self.job.team_id
+        return Job.objects.filter(pk=self.job_id).values_list("team_id", flat=True).first()
+
     def __str__(self) -> str:
         return self.statement[:80]
 
@@ -252,7 +257,7 @@ class RiskTier(models.TextChoices):
     PROHIBITED = "prohibited", "Prohibited"
 
 
-class UseCase(models.Model):
+class UseCase(TeamHistory, models.Model):
     team = models.ForeignKey(Team, models.CASCADE, related_name="use_cases")
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
@@ -294,7 +299,7 @@ class StageChange(models.Model):
         ordering = ["-changed_at", "-id"]
 
 
-class FeasibilityPolicy(models.Model):
+class FeasibilityPolicy(TeamHistory, models.Model):
     """A team's thresholds for the feasibility verdict (opportunities.feasibility.Thresholds); a team
     without a row uses the defaults."""
 
