@@ -150,7 +150,8 @@ def _run_results(team: Team, runs) -> list[LinkedResult]:
                     + evidence.reviews_minor_edit
                     + evidence.reviews_rejected,
                     "cost_per_1k_cases": evidence.cost_per_1k_cases,
-                    "p95_latency_s": evidence.p95_latency_s,
+                    "p95_latency_s": evidence.p95_latency_s,  # single request; None until measured
+                    "batch_p95_latency_s": evidence.batch_p95_latency_s,
                     "model": run.model_name,
                 },
                 updated=max(moments),

@@ -228,6 +228,9 @@ MODEL_MEMORY_BUDGET_MB = env_int("ASSAY_MODEL_MEMORY_BUDGET_MB", 4096)
 # 1.03 with 256 and 1.09-1.27 with 128 (2 cores). Smaller batches cancel sooner and show progress more
 # often; a batch of 256 short outputs takes about a minute on 2 CPU cores.
 ASSAY_EXPERIMENT_BATCH_ITEMS = env_int("ASSAY_EXPERIMENT_BATCH_ITEMS", 256)
+# Cases of each finished run generated one request at a time for its single-request latency
+# (experiments/latency.py); 0 turns the measurement off.
+ASSAY_LATENCY_SAMPLE = env_int("ASSAY_LATENCY_SAMPLE", 10)
 # The matrix draws at most this many tasks; beyond, a sample of each quadrant (and says so), while its
 # counts and highest-value lists cover every task (opportunities/matrix.py sample_for_matrix).
 ASSAY_MATRIX_MAX_POINTS = env_int("ASSAY_MATRIX_MAX_POINTS", 5000)

@@ -333,6 +333,9 @@ class Run(models.Model):
     params_hash = models.CharField(max_length=64)
     queue = models.CharField(max_length=20, default="cpu")
     total = models.PositiveIntegerField(default=0, help_text="Cases × repeats.")
+    # What a user waits for one call, from a sample of cases run one at a time after the run finished
+    # (experiments/latency.py): {"cases", "first_token_p50_s", "first_token_p95_s", "p50_s", "p95_s", ...}.
+    single_latency = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     message = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -366,6 +369,21 @@ class Run(models.Model):
     def label(self) -> str:
         """ "Prompt v2 × model × parameters"; reads prompt_version.template (select_related it)."""
         return f"{self.prompt_version.label} × {self.model_name} × {self.params_label}"
+
+    @property
+    def single_request(self) -> dict | None:
+        """The measured single-request latency figures, or None while not (yet) measured."""
+        figures = self.single_latency or {}
+        return figures if figures.get("p95_s") is not None else None
+
+    @property
+    def single_request_measuring(self) -> bool:
+        return (self.single_latency or {}).get("status") == "measuring"
+
+    @property
+    def batch_size(self) -> int:
+        """Outputs generated together at most: what each output's in-batch latency was measured among."""
+        return min(self.total, settings.ASSAY_EXPERIMENT_BATCH_ITEMS) or settings.ASSAY_EXPERIMENT_BATCH_ITEMS
 
 
 class RunBatch(models.Model):

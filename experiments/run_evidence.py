@@ -19,7 +19,12 @@ class RunEvidence:
     reviews_minor_edit: int = 0
     reviews_rejected: int = 0
     cost_per_1k_cases: float | None = None
+    # What a user waits for one call: p95 over the run's sample of single requests (experiments/latency.py);
+    # None until it is measured. The latency limit reads this one.
     p95_latency_s: float | None = None
+    # p95 of the outputs' time inside their batch (up to ASSAY_EXPERIMENT_BATCH_ITEMS at once): shown,
+    # never compared with the limit.
+    batch_p95_latency_s: float | None = None
     # Distinct people whose reviews these are (reviews of deleted accounts are not counted).
     reviewers: int = 0
     # Cohen's κ between the automatic pass/fail and the reviewers (accept or minor edit = pass), over
@@ -44,7 +49,7 @@ class RunEvidence:
             raise ValueError(
                 f"cases_passed ({self.cases_passed}) cannot exceed cases_scored ({self.cases_scored})"
             )
-        for name in ("cost_per_1k_cases", "p95_latency_s"):
+        for name in ("cost_per_1k_cases", "p95_latency_s", "batch_p95_latency_s"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be 0 or more, got {value!r}")

@@ -14,8 +14,8 @@ from django.db import transaction
 
 from llmcore.engine.types import TransientBackendError
 
-from . import execution, recovery, scoring
-from .models import Run
+from . import execution, latency, recovery, scoring
+from .models import Run, Status
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,8 @@ def generate_batch(self, batch_id: int) -> dict:
         raise
     if outcome.generation_ids and outcome.run_id is not None:
         enqueue_scoring(outcome.run_id, outcome.generation_ids)
+    if outcome.run_id is not None:
+        enqueue_latency_sample(outcome.run_id)
     return {"status": outcome.status, "generations": len(outcome.generation_ids), "message": outcome.message}
 
 
@@ -87,6 +89,27 @@ def enqueue_scoring(run_id: int, generation_ids: list[int]) -> None:
         return
     queue = scoring.scoring_queue(run.experiment)
     transaction.on_commit(lambda: score_generations.apply_async((run_id, generation_ids), queue=queue))
+
+
+@shared_task(
+    name="experiments.measure_latency",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=GENERATE_SOFT_TIME_LIMIT_S,
+    time_limit=GENERATE_TIME_LIMIT_S,
+)
+def measure_latency(run_id: int) -> dict:
+    return latency.measure_run(run_id) or {"status": "skipped"}
+
+
+def enqueue_latency_sample(run_id: int) -> None:
+    """Once a run is done, its single-request latency is measured on its model's queue."""
+    if latency.sample_size() == 0:
+        return
+    run = Run.objects.filter(pk=run_id, status=Status.DONE, single_latency__isnull=True).only("queue").first()
+    if run is not None:
+        queue = run.queue
+        transaction.on_commit(lambda: measure_latency.apply_async((run_id,), queue=queue))
 
 
 @shared_task(name="experiments.recover", ignore_result=True, soft_time_limit=50, time_limit=60)

@@ -62,7 +62,11 @@ class LengthLimit(Scorer):
 class LatencyLimit(Scorer):
     name = "latency_limit"
     label = "Latency limit"
-    description = "The generation took at most the given number of seconds."
+    description = (
+        "The output took at most the given number of seconds inside its batch (outputs of an experiment are "
+        "generated together, so this is not what one user waits: the team's latency limit reads each run's "
+        "sample of single requests)."
+    )
     params_spec = (
         Param("max_s", "float", "longest acceptable generation time in seconds", min=0.001, max=3600),
     )
@@ -72,8 +76,8 @@ class LatencyLimit(Scorer):
             raise ScorerError("the generation has no recorded latency")
         limit = self.params["max_s"]
         if meta.latency_s <= limit:
-            return Measure(1.0, f"took {meta.latency_s:.2f} s, within {limit:g} s")
-        return Measure(0.0, f"took {meta.latency_s:.2f} s, over the {limit:g} s limit")
+            return Measure(1.0, f"took {meta.latency_s:.2f} s inside its batch, within {limit:g} s")
+        return Measure(0.0, f"took {meta.latency_s:.2f} s inside its batch, over the {limit:g} s limit")
 
 
 @register

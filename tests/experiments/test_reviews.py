@@ -172,4 +172,8 @@ def test_run_evidence_has_the_feasibility_verdicts_inputs(team, finished, owner)
     assert (evidence.reviews_accepted, evidence.reviews_minor_edit, evidence.reviews_rejected) == (2, 1, 1)
     assert evidence.reviews == 4
     assert evidence.cost_per_1k_cases == pytest.approx(1.5)
-    assert evidence.p95_latency_s == pytest.approx(0.25)
+    assert evidence.batch_p95_latency_s == pytest.approx(0.25)  # inside the batch
+    assert evidence.p95_latency_s is None  # no single-request sample measured yet
+    run.single_latency = {"cases": 4, "p50_s": 0.4, "p95_s": 0.9}
+    run.save(update_fields=["single_latency"])
+    assert evidence_by_run([run.pk])[run.pk].p95_latency_s == pytest.approx(0.9)

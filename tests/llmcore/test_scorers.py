@@ -403,7 +403,7 @@ class TestLimits:
         latency = build_scorer("latency_limit", {"max_s": 2})
         assert latency.score("x", meta=GenerationMeta(latency_s=1.5)).passed is True
         slow = latency.score("x", meta=GenerationMeta(latency_s=3.25))
-        assert (slow.passed, slow.rationale) == (False, "took 3.25 s, over the 2 s limit")
+        assert (slow.passed, slow.rationale) == (False, "took 3.25 s inside its batch, over the 2 s limit")
         cost = build_scorer("cost_limit", {"max_cost": 0.01})
         assert cost.score("x", meta=GenerationMeta(cost=0.002)).passed is True
         assert cost.score("x", meta=GenerationMeta(cost=0.02)).passed is False
