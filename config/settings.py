@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "accounts.sessions.IdleTimeoutMiddleware",
     "accounts.history.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "experiments.notices.ExperimentNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.ContentSecurityPolicyMiddleware",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,15 +9,15 @@ from django.core.paginator import Paginator
 from django.db.models import Avg, Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseClientRefresh
 
 from accounts.pages import page_context
 from llmcore.services import BudgetExceeded, ModelNotAllowed
 
-from .. import ambiguity, exporting, results, reviewing
+from .. import ambiguity, exporting, notices, results, reviewing
 from ..access import get_experiment_for_user, get_experiments_team, get_run_for_user
 from ..estimates import format_duration
 from ..forms import ExperimentForm, ParamSetForm, ParamSetFormSet, ScorerForm, ScorerFormSet
@@ -151,17 +152,30 @@ def experiment_edit(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     return _builder(request, access, experiment)
 
 
+# Scoring that has not caught up this long after the experiment finished is not waited for any more
+# (a failed scoring task is the recovery sweep's business, not a reason to poll forever).
+SCORING_WAIT = timedelta(minutes=30)
+
+
 def progress_context(experiment: Experiment) -> dict:
-    """Runs with their counts from the database: one query for every run of the experiment."""
+    """Runs with their counts from the database: one query for every run of the experiment. The page
+    keeps polling while outputs are generated and, when the experiment has scorers, until they are scored."""
     runs = list(experiment.runs.select_related("prompt_version__template").with_progress().order_by("id"))
     generated = sum(r.generated for r in runs)
     total = sum(r.total for r in runs)
+    to_score = sum(r.generated - r.errors for r in runs) if experiment.scorers else 0
+    scored = sum(r.scored for r in runs) if experiment.scorers else 0
+    recently = experiment.finished is None or timezone.now() - experiment.finished < SCORING_WAIT
+    scoring = bool(experiment.scorers) and scored < to_score and recently
     return {
         "runs": runs,
         "generated": generated,
         "total": total,
         "percent": round(100 * generated / total) if total else 0,
-        "polling": experiment.is_active,
+        "to_score": to_score,
+        "scored": scored,
+        "scoring": scoring,
+        "polling": experiment.is_active or scoring,
     }
 
 
@@ -176,8 +190,11 @@ def experiment_detail(request: HttpRequest, team_slug: str, code) -> HttpRespons
         return render(request, "experiments/experiment_detail.html", context)
     context.update(progress_context(experiment))
     if request.htmx:
-        html = render_to_string("experiments/experiment_detail.html#progress", context, request=request)
-        return HttpResponseStopPolling(html) if not experiment.is_active else HttpResponse(html)
+        if not context["polling"]:
+            # Finished and scored: the status, the actions and the results all change, so the whole
+            # page is loaded again once (it does not poll).
+            return HttpResponseClientRefresh()
+        return render(request, "experiments/experiment_detail.html#progress", context)
     context["spec"] = grid.grid_spec_of(experiment)
     rows = Generation.objects.filter(run__experiment=experiment).result_rows()
     summaries = results.summarise({run.pk: run.total for run in context["runs"]}, rows)
@@ -205,6 +222,7 @@ def experiment_start(request: HttpRequest, team_slug: str, code) -> HttpResponse
     else:
         runs = experiment.runs.count()
         messages.success(request, f"Started: {runs} run{'s' if runs != 1 else ''} queued.")
+        notices.watch(request, experiment)
     return redirect("experiments:experiment_detail", team_slug, experiment.code)
 
 
@@ -292,8 +310,9 @@ def run_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
         filters=list(FILTERS),
     )
     if request.htmx:
-        html = render_to_string("experiments/run_detail.html#progress", context, request=request)
-        return HttpResponse(html) if active else HttpResponseStopPolling(html)
+        if not active:
+            return HttpResponseClientRefresh()  # the summary and the outputs below change too
+        return render(request, "experiments/run_detail.html#progress", context)
     generations = (
         Generation.objects.filter(run=run)
         .filter(FILTERS[shown])

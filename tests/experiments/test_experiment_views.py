@@ -176,7 +176,7 @@ def test_a_spent_budget_is_explained_when_starting(team, grid, owner, as_user):
     assert not Run.objects.exists()
 
 
-def test_progress_polls_while_running_and_stops_with_286_when_finished(
+def test_progress_polls_while_running_and_reloads_the_page_once_finished(
     team, started, viewer, as_user, django_assert_max_num_queries
 ):
     client = as_user(viewer)
@@ -184,12 +184,49 @@ def test_progress_polls_while_running_and_stops_with_286_when_finished(
     assert running.status_code == 200
     assert 'hx-trigger="every 2s"' in running.text and "0 / 3" in running.text
     assert "<html" not in running.text
+    assert "badge-status-queued" in running.text  # the status lives in the polled fragment
+    assert "<title>0% · " in running.text  # the browser tab says how far it is
 
     drive(started.pk)
     with django_assert_max_num_queries(6):
         finished = client.get(url("experiment_detail", team, started.code), HTTP_HX_REQUEST="true")
-    assert finished.status_code == 286
-    assert "3 / 3" in finished.text and "hx-trigger" not in finished.text
+    # Status badge, Cancel button and results all change: the whole page is loaded again, once.
+    assert finished.status_code == 200 and finished.headers["HX-Refresh"] == "true"
+    page = client.get(url("experiment_detail", team, started.code)).text
+    assert "hx-trigger" not in page and "3 / 3" in page and "<title>Done · " in page
+    assert ">Cancel</button>" not in page
+
+
+def test_the_page_keeps_polling_until_every_output_is_scored(
+    team, owner, grid, as_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    from experiments import execution, scoring
+
+    install_fake_engine(monkeypatch)
+    dataset, version, model = grid
+    experiment = make_experiment(
+        team,
+        owner,
+        dataset=dataset,
+        prompts=[version],
+        models=[model],
+        scorers=[{"name": "contains", "params": {"strings": ["echo"]}, "threshold": 1.0, "weight": 1.0}],
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        start_experiment(experiment, owner, "admin")
+    plan = execution.plan_experiment(experiment.pk)
+    outcomes = [execution.generate_batch(batch_id, worker="test") for batch_id, _ in plan.batches]
+    client = as_user(owner)
+    fragment = client.get(url("experiment_detail", team, experiment.code), HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200 and "HX-Refresh" not in fragment.headers
+    assert (
+        "0 / 3" in fragment.text and "scoring…" in fragment.text and 'hx-trigger="every 2s"' in fragment.text
+    )
+
+    for outcome in outcomes:
+        scoring.score_generations(outcome.run_id, outcome.generation_ids)
+    done = client.get(url("experiment_detail", team, experiment.code), HTTP_HX_REQUEST="true")
+    assert done.headers["HX-Refresh"] == "true"
 
 
 def test_the_run_page_shows_outputs_while_running_and_polls(team, owner, started, viewer, as_user):
@@ -279,3 +316,26 @@ def test_editing_a_draft_keeps_its_grid_in_the_form(team, owner, grid, as_user):
     response = as_user(owner).post(url("experiment_edit", team, draft.code), builder_post(grid, repeats=5))
     draft.refresh_from_db()
     assert draft.repeats == 5 and Experiment.objects.count() == 1
+
+
+def test_whoever_started_a_long_experiment_is_told_on_the_next_page_when_it_ends(
+    team, owner, viewer, grid, as_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    install_fake_engine(monkeypatch)
+    dataset, version, model = grid
+    experiment = make_experiment(
+        team, owner, dataset=dataset, prompts=[version], models=[model], name="<b>Long</b>"
+    )
+    client = as_user(owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(url("experiment_start", team, experiment.code))
+    home = client.get(reverse("team_home", args=[team.slug])).text
+    assert "finished" not in home  # still running: no notice
+
+    drive(experiment.pk)
+    home = client.get(reverse("team_home", args=[team.slug])).text
+    link = url("experiment_detail", team, experiment.code)
+    assert f'Experiment <a href="{link}">&lt;b&gt;Long&lt;/b&gt;</a> finished.' in home
+    assert "finished." not in client.get(reverse("team_home", args=[team.slug])).text  # told once
+    # Someone who did not start it is not told.
+    assert "finished." not in as_user(viewer).get(reverse("team_home", args=[team.slug])).text
