@@ -5,7 +5,7 @@ from kombu.exceptions import OperationalError
 
 from . import tasks
 from .forms import ModelConfigAdminForm
-from .models import InferenceCall, Modality, ModelConfig, TeamBudget, TeamModel
+from .models import InferenceCall, Modality, ModelConfig, TeamBudget, TeamModel, ThroughputSample
 
 
 class TeamModelInline(admin.TabularInline):
@@ -137,3 +137,10 @@ class InferenceCallAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(ThroughputSample)
+class ThroughputSampleAdmin(admin.ModelAdmin):
+    list_display = ["created", "model", "worker", "batch_size", "tokens_out", "seconds", "cold"]
+    list_filter = ["cold", "worker"]
+    list_select_related = ["model"]

@@ -468,3 +468,24 @@ class TeamBudget(TeamHistory, models.Model):
 
     def __str__(self) -> str:
         return f"Budget of {self.team}"
+
+
+class ThroughputSample(models.Model):
+    """How fast one engine call ran: written by every call through llmcore.services.run_inference, so
+    estimates come from measured speed at the batch sizes actually used (llmcore/throughput.py)."""
+
+    model = models.ForeignKey(ModelConfig, models.CASCADE, related_name="throughput_samples")
+    worker = models.CharField(max_length=200, blank=True)  # host name of the process that ran it
+    batch_size = models.PositiveIntegerField()  # requests in the call
+    tokens_out = models.PositiveBigIntegerField()
+    seconds = models.FloatField()
+    # The call loaded the model first (the first call of a worker): its time includes the load.
+    cold = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "-created"], name="throughput_model_recent")]
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.tokens_out / self.seconds if self.seconds > 0 else None

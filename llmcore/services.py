@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from accounts.models import Team
 
-from . import endpoints, usage
+from . import endpoints, throughput, usage
 from .engine.params import InferenceParams
 from .engine.types import (
+    BackendKind,
     FinishReason,
     GenerationRequest,
     GenerationResult,
@@ -120,14 +121,33 @@ def run_inference(
     try:
         # Only ASSAY_MODEL_KEY_* variables may leave the worker, whatever a stored row names.
         endpoints.api_key(config.api_key_env)
-        results = runtime.generate(config.to_spec(), list(requests), batch_size=batch_size)
+        spec = config.to_spec()
+        local = BackendKind(spec.backend) != BackendKind.OPENAI_COMPATIBLE
+        cold = local and spec.cache_key not in runtime.loaded_keys()
+        started = time.perf_counter()
+        results = runtime.generate(spec, list(requests), batch_size=batch_size)
+        elapsed = time.perf_counter() - started
     except (ModelUnavailable, TransientBackendError) as exc:
         _log_calls(
             config, team_id, user_id, purpose, [failed_result(request, str(exc)) for request in requests]
         )
         raise
     _log_calls(config, team_id, user_id, purpose, results)
+    _record_speed(config, len(requests), sum(max(r.tokens_out, 0) for r in results), elapsed, cold)
     return results
+
+
+def _record_speed(config: ModelConfig, batch: int, tokens_out: int, seconds: float, cold: bool) -> None:
+    """Every call measures the model: the sample is kept, and the model's speed (what estimates and the
+    registry show) becomes the median of its recent warm calls."""
+    throughput.record(config.pk, batch, tokens_out, seconds, cold)
+    if cold or tokens_out == 0:
+        return
+    summary = throughput.for_models([config.pk]).get(config.pk)
+    if summary is not None:
+        ModelConfig.objects.filter(pk=config.pk).update(
+            measured_tokens_per_s=summary.tokens_per_s, measured_at=timezone.now()
+        )
 
 
 def execution_profile(config: ModelConfig):

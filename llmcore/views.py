@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError
 
 from accounts.pages import page_context
 
-from . import services, tasks, usage
+from . import services, tasks, throughput, usage
 from .access import get_llm_team, get_model_for_user
 from .forms import ModelConfigForm, TeamBudgetForm
 from .models import InferenceCall, Modality, ModelConfig, TeamBudget
@@ -79,6 +79,8 @@ def model_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
             recent=calls.select_related("user")[:20],
             can_use=config.allows_role(access.role) and config.is_active,
             can_measure=access.is_admin and not config.is_instance_wide and config.modality == Modality.TEXT,
+            speed=throughput.for_models([config.pk]).get(config.pk),
+            samples=config.throughput_samples.order_by("-created")[:10],
         ),
     )
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from llmcore import services as llm_services
+from llmcore import throughput
 from llmcore.engine.params import InferenceParams
 from llmcore.models import ModelConfig
 from llmcore.tasks import queue_for
@@ -106,6 +107,7 @@ def estimate_grid_for(spec: GridSpec) -> GridEstimate:
     """Numbers shown before start, from each model's measured speed and rates (see estimates.py)."""
     versions = list(current_versions(spec.dataset).values_list("inputs", flat=True))
     sample = versions[:ESTIMATE_SAMPLE]
+    speeds = throughput.for_models(config.pk for config in spec.model_configs)
     cells = []
     for version in spec.prompt_versions:
         content = version.content()
@@ -117,13 +119,18 @@ def estimate_grid_for(spec: GridSpec) -> GridEstimate:
                 continue
         prompt_chars = sum(lengths) / len(lengths) if lengths else len(content.instruction)
         for config in spec.model_configs:
+            measured = speeds.get(config.pk)
             for param_set in spec.param_sets:
                 cells.append(
                     CellInput(
                         label=f"{version.label} × {config.name} × {param_set.label}",
                         model_name=config.name,
                         local=config.is_local,
-                        tokens_per_s=config.measured_tokens_per_s,
+                        tokens_per_s=measured.tokens_per_s if measured else config.measured_tokens_per_s,
+                        slowest_tokens_per_s=measured.slowest if measured else None,
+                        fastest_tokens_per_s=measured.fastest if measured else None,
+                        measured_calls=measured.samples if measured else int(bool(config.measured_tokens_per_s)),
+                        load_s=(measured.load_s or 0.0) if measured else 0.0,
                         cost_per_1k_input=float(config.cost_per_1k_input),
                         cost_per_1k_output=float(config.cost_per_1k_output),
                         cost_per_hour=float(config.cost_per_hour),

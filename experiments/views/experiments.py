@@ -19,7 +19,7 @@ from llmcore.services import BudgetExceeded, ModelNotAllowed
 
 from .. import ambiguity, exporting, notices, results, reviewing
 from ..access import get_experiment_for_user, get_experiments_team, get_run_for_user
-from ..estimates import format_duration
+from ..estimates import describe_duration
 from ..forms import ExperimentForm, ParamSetForm, ParamSetFormSet, ScorerForm, ScorerFormSet
 from ..models import Experiment, Generation, HumanReview, Run, Status, TestCase, TestCaseVersion
 from ..services import grid
@@ -110,7 +110,7 @@ def _builder(request: HttpRequest, access, experiment: Experiment | None) -> Htt
         "scorer_forms": scorer_forms,
         "experiment": experiment,
         "estimate": estimate,
-        "duration": format_duration(estimate.seconds) if estimate else "",
+        "duration": describe_duration(estimate) if estimate else "",
         "scorer_catalog": scorer_reference(),
     }
     if request.htmx and "estimate" in request.POST:
@@ -186,7 +186,7 @@ def experiment_detail(request: HttpRequest, team_slug: str, code) -> HttpRespons
     if experiment.status == Status.DRAFT:
         spec = grid.grid_spec_of(experiment)
         estimate = grid.estimate_grid_for(spec)
-        context.update(spec=spec, estimate=estimate, duration=format_duration(estimate.seconds))
+        context.update(spec=spec, estimate=estimate, duration=describe_duration(estimate))
         return render(request, "experiments/experiment_detail.html", context)
     context.update(progress_context(experiment))
     if request.htmx:
