@@ -378,6 +378,13 @@ class ReviewForm(forms.Form):
         widget=forms.RadioSelect,
     )
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000)
+    edited_text = forms.CharField(
+        label="Edited output (for a minor edit)",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=20_000,
+        strip=False,
+    )
 
 
 class AssignReviewsForm(forms.Form):

@@ -534,6 +534,8 @@ class HumanReview(models.Model):
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
     verdict = models.CharField(max_length=12, choices=ReviewVerdict.choices)
     comment = models.TextField(blank=True)
+    # For a minor edit: the output as the reviewer corrected it (blank when they did not change it).
+    edited_text = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

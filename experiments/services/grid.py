@@ -129,7 +129,9 @@ def estimate_grid_for(spec: GridSpec) -> GridEstimate:
                         tokens_per_s=measured.tokens_per_s if measured else config.measured_tokens_per_s,
                         slowest_tokens_per_s=measured.slowest if measured else None,
                         fastest_tokens_per_s=measured.fastest if measured else None,
-                        measured_calls=measured.samples if measured else int(bool(config.measured_tokens_per_s)),
+                        measured_calls=measured.samples
+                        if measured
+                        else int(bool(config.measured_tokens_per_s)),
                         load_s=(measured.load_s or 0.0) if measured else 0.0,
                         cost_per_1k_input=float(config.cost_per_1k_input),
                         cost_per_1k_output=float(config.cost_per_1k_output),

@@ -39,11 +39,24 @@ def next_assignment(experiment: Experiment, reviewer) -> ReviewAssignment | None
     )
 
 
-def record_review(assignment: ReviewAssignment, reviewer, verdict: str, comment: str = "") -> HumanReview:
+def record_review(
+    assignment: ReviewAssignment, reviewer, verdict: str, comment: str = "", edited_text: str = ""
+) -> HumanReview:
+    """Stores the reviewer's verdict; a minor edit keeps the corrected output when it differs from the
+    model's (what the edit was is the evidence of how minor it is)."""
+    if verdict == "minor_edit":
+        original = (
+            Generation.objects.filter(pk=assignment.generation_id).values_list("text", flat=True).first()
+        )
+        edited = (
+            edited_text if edited_text.strip() and edited_text.strip() != (original or "").strip() else ""
+        )
+    else:
+        edited = ""
     review, _ = HumanReview.objects.update_or_create(
         generation_id=assignment.generation_id,
         reviewer=reviewer,
-        defaults={"verdict": verdict, "comment": comment},
+        defaults={"verdict": verdict, "comment": comment, "edited_text": edited},
     )
     send_evidence_changed(
         Generation.objects.filter(pk=assignment.generation_id)

@@ -34,7 +34,11 @@ def review_queue(request: HttpRequest, team_slug: str, code) -> HttpResponse:
                 messages.error(request, "That output is not in your review queue.")
             else:
                 record_review(
-                    assignment, request.user, form.cleaned_data["verdict"], form.cleaned_data["comment"]
+                    assignment,
+                    request.user,
+                    form.cleaned_data["verdict"],
+                    form.cleaned_data["comment"],
+                    form.cleaned_data["edited_text"],
                 )
                 if not request.htmx:
                     return redirect("experiments:review_queue", team_slug, experiment.code)

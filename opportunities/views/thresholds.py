@@ -44,7 +44,7 @@ def thresholds(request: HttpRequest, team_slug: str) -> HttpResponse:
         )
         return redirect("feasibility_thresholds", team_slug=team_slug)
     context = page_context(
-        access, "portfolio", form=form, defaults=Thresholds(), rubric_question=RUBRIC_QUESTION, policy=policy
+        access, "thresholds", form=form, defaults=Thresholds(), rubric_question=RUBRIC_QUESTION, policy=policy
     )
     return render(request, "opportunities/thresholds.html", context, status=400 if form.errors else 200)
 

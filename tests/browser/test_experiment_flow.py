@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from experiments.models import Experiment
+from experiments.models import Experiment, HumanReview
 from tests.experiments.factories import drive, make_dataset, make_model, make_prompt
 from tests.factories import make_job, make_task, make_team, make_user
 from tests.llmcore.registry_fakes import install_fake_engine
@@ -59,9 +59,24 @@ def test_build_run_review_and_read_the_tasks_verdict(sign_in, live_server, monke
     with page.expect_navigation():
         page.get_by_role("button", name="Assign", exact=True).click()
     page.goto("/t/acme/experiments/" + str(Experiment.objects.get(name="Ticket topics").code) + "/review/")
-    for done in range(1, 7):
+    # The first as a minor edit typed in the output box and sent with Ctrl+Enter; the second accepted
+    # with a comment, leaving the comment box with Esc; the rest accepted with "a".
+    page.keyboard.press("e")
+    page.keyboard.press("End")
+    page.keyboard.type(" (checked)")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#review-item")).to_contain_text("1 of 6 reviewed")
+    page.keyboard.press("c")
+    page.keyboard.type("looks right")
+    page.keyboard.press("Escape")
+    page.keyboard.press("a")
+    expect(page.locator("#review-item")).to_contain_text("2 of 6 reviewed")
+    for done in range(3, 7):
         page.keyboard.press("a")
         expect(page.locator("#review-item")).to_contain_text(f"{done} of 6 reviewed")
+    edited = HumanReview.objects.get(verdict="minor_edit")
+    assert edited.edited_text.endswith(" (checked)")
+    assert HumanReview.objects.get(comment="looks right").verdict == "accept"
 
     # Verdict: link the experiment on the task page and answer the rubric question.
     page.goto(f"/t/acme/tasks/{task.code}/")
@@ -70,7 +85,7 @@ def test_build_run_review_and_read_the_tasks_verdict(sign_in, live_server, monke
     page.get_by_label("Yes", exact=True).check()
     with page.expect_navigation():
         page.get_by_role("button", name="Save evidence").click()
-    # 6/6 passed and 6/6 accepted: augmentation-ready (accept-or-edit lower bound 61%); too few for automation.
+    # 6/6 passed, 6/6 accepted or a minor edit: augmentation-ready (lower bound 61%); too few for automation.
     expect(page.get_by_test_id("verdict")).to_have_text("Augmentation-ready")
     expect(page.get_by_test_id("verdict-reasons")).to_contain_text(
         "Automation needs at least 30 scored cases"

@@ -110,6 +110,31 @@ def test_the_queue_shows_one_output_at_a_time_and_records_verdicts(team, finishe
     assert "All done" in fragment.text
 
 
+def test_a_minor_edit_keeps_the_corrected_output_and_the_page_offers_it_for_editing(
+    team, finished, owner, editor, as_user
+):
+    reviews.assign_reviews(finished, [editor], owner, per_run=2)
+    client = as_user(editor)
+    page = client.get(url("review_queue", team, finished.code)).text
+    assert 'name="edited_text"' in page and "Ctrl</kbd>+<kbd>Enter</kbd>" in page and "<kbd>Esc</kbd>" in page
+    first, second = ReviewAssignment.objects.filter(reviewer=editor).order_by(
+        "generation__case_version__case__key"
+    )
+    original = first.generation.text
+    client.post(
+        url("review_queue", team, finished.code),
+        {"assignment": first.code, "verdict": "minor_edit", "edited_text": "billing"},
+    )
+    # Unchanged text (or any text with another verdict) is not stored as an edit.
+    client.post(
+        url("review_queue", team, finished.code),
+        {"assignment": second.code, "verdict": "accept", "edited_text": "something else"},
+    )
+    edited = HumanReview.objects.get(generation=first.generation)
+    assert (edited.verdict, edited.edited_text) == ("minor_edit", "billing") and original != "billing"
+    assert HumanReview.objects.get(generation=second.generation).edited_text == ""
+
+
 def test_a_reviewer_cannot_review_someone_elses_assignment(team, finished, owner, editor, as_user):
     reviews.assign_reviews(finished, [owner], owner, per_run=1)
     assignment = ReviewAssignment.objects.get()
