@@ -198,43 +198,52 @@ class ImportForm(forms.Form):
 
 # Experiments --------------------------------------------------------------------------------------
 
+# (field, the name people know, a one-line hint)
 PARAM_FIELDS = (
-    ("temperature", "0 = greedy (deterministic)"),
-    ("max_new_tokens", "1–4096"),
-    ("top_p", "0–1"),
-    ("top_k", "0 = off"),
-    ("repetition_penalty", "1 = off"),
-    ("frequency_penalty", "−2 to 2"),
-    ("presence_penalty", "−2 to 2"),
-    ("seed", "sampled runs: reproducible"),
-    ("timeout_s", "seconds per request"),
+    ("temperature", "Temperature", "0 = greedy: the same output every time; higher = more varied"),
+    ("max_new_tokens", "Max new tokens", "longest output, 1–4096 tokens"),
+    ("top_p", "Top-p", "sample from the most likely tokens covering this share; 1 = off"),
+    ("top_k", "Top-k", "sample from this many most likely tokens; 0 = off"),
+    ("repetition_penalty", "Repetition penalty", "above 1 discourages repeating; 1 = off (local models)"),
+    ("frequency_penalty", "Frequency penalty", "−2 to 2; hosted models"),
+    ("presence_penalty", "Presence penalty", "−2 to 2; hosted models"),
+    ("seed", "Seed", "makes sampled outputs reproducible"),
+    ("timeout_s", "Timeout (s)", "longest wait for one request"),
 )
+# Presets the builder offers for a parameter set (field -> value; fields not named are cleared).
+PARAM_PRESETS = {
+    "Deterministic": {"temperature": "0", "top_p": "1", "top_k": "0", "seed": ""},
+    "Creative": {"temperature": "0.8", "top_p": "0.95", "top_k": "50", "seed": "1"},
+}
 
 
 class ParamSetForm(forms.Form):
     """One parameter set; InferenceParams.from_dict validates it and its errors land on each field."""
 
-    label = forms.CharField(max_length=60, required=False)
+    label = forms.CharField(max_length=60, required=False, label="Name")
     stop = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="Stop sequences, one per line."
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Stop sequences",
+        help_text="one per line: the output ends before any of them",
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, help_text in PARAM_FIELDS:
+        for name, label, help_text in PARAM_FIELDS:
             self.fields[name] = forms.CharField(
-                required=False, help_text=help_text, widget=forms.TextInput(attrs={"size": 6})
+                required=False, label=label, help_text=help_text, widget=forms.TextInput(attrs={"size": 6})
             )
-        self.order_fields(["label", *[name for name, _ in PARAM_FIELDS], "stop"])
+        self.order_fields(["label", *[name for name, _, _ in PARAM_FIELDS], "stop"])
 
     def param_fields(self):
-        return [self[name] for name, _ in PARAM_FIELDS]
+        return [self[name] for name, _, _ in PARAM_FIELDS]
 
     def clean(self):
         from llmcore.engine.params import InferenceParams, InvalidParameters
 
         data = super().clean()
-        values = {name: (data.get(name) or "").strip() for name, _ in PARAM_FIELDS}
+        values = {name: (data.get(name) or "").strip() for name, _, _ in PARAM_FIELDS}
         values["stop"] = data.get("stop") or ""
         self.is_empty = not (data.get("label") or "").strip() and not any(values.values())
         if self.is_empty:
@@ -252,7 +261,9 @@ class ParamSetForm(forms.Form):
     def initial_for(param_set: dict) -> dict:
         params = param_set["params"]
         initial = {"label": param_set["label"], "stop": "\n".join(params.get("stop") or [])}
-        initial.update({name: "" if params.get(name) is None else params[name] for name, _ in PARAM_FIELDS})
+        initial.update(
+            {name: "" if params.get(name) is None else params[name] for name, _, _ in PARAM_FIELDS}
+        )
         return initial
 
 
@@ -326,7 +337,9 @@ ScorerFormSet = forms.formset_factory(ScorerForm, extra=0, min_num=3, max_num=6)
 class VersionChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj) -> str:
         note = f" — {obj.change_note}" if obj.change_note else ""
-        return f"{obj.template.name} v{obj.number} ({obj.get_technique_display().lower()}){note}"
+        variables = sorted(obj.content().variables())
+        uses = f" · uses {', '.join('{{' + name + '}}' for name in variables)}" if variables else ""
+        return f"{obj.template.name} v{obj.number} ({obj.get_technique_display().lower()}){note}{uses}"
 
 
 class ModelChoiceMultiple(forms.ModelMultipleChoiceField):
@@ -366,6 +379,38 @@ class ExperimentForm(forms.Form):
         self.fields["model_configs"].queryset = (
             ModelConfig.objects.available_models(team, role).filter(modality=Modality.TEXT).order_by("name")
         )
+        if not self.is_bound and not self.initial.get("model_configs"):
+            # A new experiment starts with the instance's default model ticked.
+            from llmcore.seed import DEFAULT_GENERATOR_NAME
+
+            default = self.fields["model_configs"].queryset.filter(name=DEFAULT_GENERATOR_NAME, team=None)
+            self.initial["model_configs"] = list(default.values_list("pk", flat=True)[:1])
+
+    def clean(self):
+        """A prompt version whose variables the dataset's cases do not all provide is refused here, when
+        the grid is saved, rather than when the experiment starts."""
+        data = super().clean()
+        dataset, versions = data.get("dataset"), data.get("prompt_versions")
+        if not dataset or not versions:
+            return data
+        from .services.datasets import current_versions
+
+        inputs = [set(values) for values in current_versions(dataset).values_list("inputs", flat=True)]
+        if not inputs:
+            return data
+        common = set.intersection(*inputs)
+        for version in versions:
+            missing = sorted(set(version.content().variables()) - common)
+            if missing:
+                needed = ", ".join("{{" + name + "}}" for name in missing)
+                have = ", ".join(sorted(common)) or "none in common"
+                self.add_error(
+                    "prompt_versions",
+                    f"{version.template.name} v{version.number} uses {needed}, which not every case of "
+                    f"“{dataset.name}” has (their inputs: {have}). Choose a version written for this "
+                    "dataset, or add the input to its cases.",
+                )
+        return data
 
 
 # Human review -------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from llmcore.services import BudgetExceeded, ModelNotAllowed
 from .. import ambiguity, exporting, notices, results, reviewing
 from ..access import get_experiment_for_user, get_experiments_team, get_run_for_user
 from ..estimates import describe_duration
-from ..forms import ExperimentForm, ParamSetForm, ParamSetFormSet, ScorerForm, ScorerFormSet
+from ..forms import PARAM_PRESETS, ExperimentForm, ParamSetForm, ParamSetFormSet, ScorerForm, ScorerFormSet
 from ..models import Experiment, Generation, HumanReview, Run, Status, TestCase, TestCaseVersion
 from ..services import grid
 
@@ -112,6 +112,7 @@ def _builder(request: HttpRequest, access, experiment: Experiment | None) -> Htt
         "estimate": estimate,
         "duration": describe_duration(estimate) if estimate else "",
         "scorer_catalog": scorer_reference(),
+        "param_presets": [(name, json.dumps(values)) for name, values in PARAM_PRESETS.items()],
     }
     if request.htmx and "estimate" in request.POST:
         return render(request, "experiments/_estimate.html", context)

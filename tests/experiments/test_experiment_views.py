@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -339,3 +341,42 @@ def test_whoever_started_a_long_experiment_is_told_on_the_next_page_when_it_ends
     assert "finished." not in client.get(reverse("team_home", args=[team.slug])).text  # told once
     # Someone who did not start it is not told.
     assert "finished." not in as_user(viewer).get(reverse("team_home", args=[team.slug])).text
+
+
+def test_the_builder_names_parameters_as_people_know_them_with_presets_and_the_default_model_ticked(
+    team, grid, owner, as_user
+):
+    from llmcore.seed import enable_default_models
+
+    default = next(m for m in enable_default_models(team) if m.name == "SmolLM2-135M-Instruct")
+    page = as_user(owner).get(url("experiment_create", team)).text
+    for label in (
+        "Temperature",
+        "Max new tokens",
+        "Top-p",
+        "Top-k",
+        "Repetition penalty",
+        "Seed",
+        "Timeout (s)",
+    ):
+        assert f">{label}</label>" in page
+    assert "maxnewtokens" not in page.lower() and "longest output, 1–4096 tokens" in page
+    assert ">Deterministic</button>" in page and ">Creative</button>" in page
+    ticked = re.findall(r'<input type="checkbox" name="model_configs" value="(\d+)"[^>]* checked>', page)
+    assert ticked == [str(default.pk)]
+    assert "uses {{ticket}}" in page  # each prompt version says which inputs it needs
+
+
+def test_a_prompt_version_the_dataset_cannot_fill_is_refused_when_saving(team, grid, owner, as_user):
+    dataset, version, model = grid
+    notes = make_dataset(team, name="Call notes", cases=2, author=owner)
+    from experiments.models import TestCaseVersion
+
+    TestCaseVersion.objects.filter(case__dataset=notes).update(inputs={"notes": "called about a bill"})
+    response = as_user(owner).post(url("experiment_create", team), builder_post(grid, dataset=notes.pk))
+    assert response.status_code == 200
+    assert (
+        "Ticket topic v1 uses {{ticket}}, which not every case of “Call notes” has (their inputs: notes)"
+        in response.text
+    )
+    assert not Experiment.objects.exists()
