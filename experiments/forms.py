@@ -280,7 +280,7 @@ class ScorerForm(forms.Form):
         help_text='e.g. {"labels": ["billing", "bug", "account"]}',
     )
     threshold = forms.CharField(
-        required=False, help_text="0–1; empty: the scorer's default; none: informs but does not decide pass"
+        required=False, help_text="empty: the scorer's default; none: reported, not deciding pass or fail"
     )
     weight = forms.CharField(required=False, initial="1")
 

@@ -371,6 +371,14 @@ class Run(models.Model):
         return f"{self.prompt_version.label} × {self.model_name} × {self.params_label}"
 
     @property
+    def params_summary(self) -> str:
+        from llmcore.engine.params import InferenceParams
+
+        from .params_text import describe_params
+
+        return describe_params(InferenceParams.from_dict(self.params))
+
+    @property
     def single_request(self) -> dict | None:
         """The measured single-request latency figures, or None while not (yet) measured."""
         figures = self.single_latency or {}

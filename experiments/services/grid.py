@@ -18,6 +18,7 @@ from llmcore.tasks import queue_for
 from .. import broker, keys
 from ..estimates import CellInput, GridEstimate, estimate_grid
 from ..models import ACTIVE, Dataset, Experiment, PromptVersion, Run, RunBatch, Status, TestCaseVersion
+from ..params_text import describe_params
 from ..rendering import PromptError, render_prompt
 from .datasets import current_versions, take_snapshot
 
@@ -35,6 +36,10 @@ class ParamSet:
 
     def to_dict(self) -> dict:
         return {"label": self.label, "params": self.params.to_dict()}
+
+    @property
+    def summary(self) -> str:
+        return describe_params(self.params)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from experiments.models import Experiment, HumanReview
+from llmcore.seed import enable_default_models
 from tests.experiments.factories import drive, make_dataset, make_model, make_prompt
 from tests.factories import make_job, make_task, make_team, make_user
 from tests.llmcore.registry_fakes import install_fake_engine
@@ -23,6 +24,7 @@ def test_build_run_review_and_read_the_tasks_verdict(sign_in, live_server, monke
     dataset = make_dataset(team, name="Tickets", cases=6, author=olivia)
     make_prompt(team, dataset=dataset, name="Ticket topic", author=olivia)
     make_model(team, "Tiny test model")
+    enable_default_models(team)  # the instance's default model, as every team has it
     task = make_task(make_job(team), "Sort support tickets by topic")
 
     page = sign_in("olivia")
@@ -32,11 +34,16 @@ def test_build_run_review_and_read_the_tasks_verdict(sign_in, live_server, monke
     page.fill("#id_name", "Ticket topics")
     page.select_option("#id_dataset", label="Tickets")
     page.get_by_label("Ticket topic v1").check()
+    default_model = page.get_by_label(re.compile("SmolLM2-135M-Instruct"))
+    expect(default_model).to_be_checked()  # a new experiment starts with the default model ticked
+    default_model.uncheck()
     page.get_by_label(re.compile("Tiny test model")).check()
     page.fill("#id_params-0-label", "greedy")
     page.fill("#id_params-0-max_new_tokens", "8")
     page.select_option("#id_scorers-0-name", "contains")
-    page.fill("#id_scorers-0-params", '{"strings": ["Ticket number"]}')
+    # The scorer's parameters appear as fields of their own; the JSON box is for hand-written parameters.
+    expect(page.locator("#id_scorers-0-params")).to_be_hidden()
+    page.get_by_label("strings (required)").fill("Ticket number")
     expect(page.get_by_test_id("scorer-reference")).to_contain_text("the texts to look for")
     with page.expect_navigation():
         page.get_by_role("button", name="Save draft").click()
