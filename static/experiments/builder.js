@@ -90,7 +90,9 @@ document.addEventListener("click", (event) => {
     holder.replaceChildren();
     const item = catalog[select.value];
     const current = readJSON(box);
-    row.querySelector("[data-scorer-json]")?.toggleAttribute("hidden", current !== null && Boolean(item));
+    row.querySelector("[data-scorer-json]")?.toggleAttribute("hidden", !select.value || (current !== null && Boolean(item)));
+    const threshold = row.querySelector("input[name$='-threshold']");
+    if (threshold) threshold.placeholder = item ? `default ${item.default_threshold ?? "none"}` : "";
     if (!item || current === null) return;
     const about = document.createElement("p");
     about.className = "help";
