@@ -136,6 +136,14 @@ def test_task_detail_shows_the_value_formula_with_numbers(viewer_client, task):
     assert "Keep me" in body
 
 
+def test_task_detail_speaks_plain_words_not_rule_versions(viewer_client, task):
+    task.exposure_label, task.label_source = "E1", "predicted"
+    task.save()
+    body = viewer_client.get(task_url("task_detail", task)).content.decode()
+    assert ">Formula version" not in body and "(rules " not in body
+    assert "labelled by predicted" not in body and "<em>predicted</em>, not yet confirmed by a person" in body
+
+
 def test_task_detail_lists_the_use_cases_it_belongs_to(viewer_client, team, task):
     make_usecase(team, "Email drafting").tasks.add(task)
     assert "Email drafting" in viewer_client.get(task_url("task_detail", task)).content.decode()
