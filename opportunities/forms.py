@@ -9,11 +9,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
+from django.db.models import Q
 
 from accounts.models import Team
 
 from .feasibility import RUBRIC_QUESTION
-from .models import Exposure, FeasibilityPolicy, Job, LabelSource, Mode, RubricAnswer, Task, TaskKind, Verdict
+from .models import (
+    Exposure,
+    FeasibilityPolicy,
+    Job,
+    LabelSource,
+    Mode,
+    RubricAnswer,
+    Task,
+    TaskKind,
+    UseCase,
+    Verdict,
+)
 from .value import model_cost_per_year
 
 
@@ -265,6 +277,7 @@ def order_by_for(sort: str) -> list[str]:
 
 
 class PortfolioFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search")
     job = forms.ChoiceField(required=False)
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *TaskKind.choices])
     mode = forms.ChoiceField(required=False, choices=[("", "Any mode"), *Mode.choices])
@@ -282,6 +295,10 @@ class PortfolioFilterForm(forms.Form):
         """Applies the valid filters; an invalid value (a stale job, say) is ignored, not an error page."""
         self.is_valid()
         data = {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
+        if data.get("q", "").strip():
+            words = data["q"].split()
+            for word in words[:10]:  # every word, in the task or its job
+                tasks = tasks.filter(Q(statement__icontains=word) | Q(job__title__icontains=word))
         if "job" in data:
             tasks = tasks.filter(job__code=data["job"])
         if "kind" in data:
@@ -310,7 +327,7 @@ class PortfolioFilterForm(forms.Form):
                 ],
             }
             for name, field in self.fields.items()
-            if name != "sort"
+            if name not in {"sort", "q"}
         ]
 
     def active(self) -> dict[str, str]:
@@ -348,6 +365,35 @@ class TaskEvidenceForm(forms.ModelForm):
         # Only this team's experiments can be picked; anything else is "not one of the available choices".
         self.fields["experiments"].queryset = Experiment.objects.filter(team=team).order_by("-created")
         self.fields["experiments"].required = False
+
+
+class BulkTaskForm(forms.Form):
+    """What to do with the tasks ticked on the portfolio page."""
+
+    ACTIONS = [
+        ("mode:augment", "Set mode: augmentation"),
+        ("mode:automate", "Set mode: automation"),
+        ("usecase", "Add to the use case"),
+        ("delete", "Delete"),
+    ]
+    tasks = forms.ModelMultipleChoiceField(queryset=None, to_field_name="code", error_messages={
+        "required": "Tick the tasks to change first.",
+        "invalid_choice": "A ticked task is no longer in this team's portfolio: reload the page.",
+    })  # fmt: skip
+    action = forms.ChoiceField(choices=ACTIONS)
+    use_case = forms.ModelChoiceField(queryset=None, required=False, to_field_name="code")
+    confirm = forms.BooleanField(required=False)
+
+    def __init__(self, *args, team: Team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tasks"].queryset = Task.objects.for_team(team).select_related("job")
+        self.fields["use_case"].queryset = UseCase.objects.filter(team=team).order_by("name")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "usecase" and not data.get("use_case"):
+            self.add_error("use_case", "Choose the use case to add the tasks to.")
+        return data
 
 
 class ThresholdsForm(forms.ModelForm):

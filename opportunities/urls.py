@@ -1,10 +1,11 @@
 from django.urls import path
 
-from .views import home, io, jobs, matrix, portfolio, tasks, thresholds, usecases
+from .views import bulk, home, io, jobs, matrix, portfolio, tasks, thresholds, usecases
 
 urlpatterns = [
     path("", home.team_home, name="team_home"),
     path("portfolio/", portfolio.portfolio, name="portfolio"),
+    path("portfolio/bulk/", bulk.portfolio_bulk, name="portfolio_bulk"),
     path("matrix/", matrix.matrix, name="matrix"),
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/<uuid:code>/", jobs.job_detail, name="job_detail"),

@@ -16,8 +16,8 @@ from django_htmx.http import push_url
 from accounts.pages import page_context, wants_fragment
 
 from ..access import get_portfolio_team
-from ..forms import DEFAULT_SORT, SORTS, PortfolioFilterForm, order_by_for
-from ..models import Job, Task
+from ..forms import DEFAULT_SORT, SORTS, BulkTaskForm, PortfolioFilterForm, order_by_for
+from ..models import Job, Task, UseCase
 
 PAGE_SIZE = 50
 
@@ -77,6 +77,10 @@ def portfolio(request: HttpRequest, team_slug: str) -> HttpResponse:
         headers=sort_headers(sort, active),
         query=urlencode({**active, "sort": sort}),
         filtered=bool(active),
+        bulk_actions=BulkTaskForm.ACTIONS,
+        use_cases=list(UseCase.objects.filter(team=team).order_by("name").values_list("code", "name"))
+        if access.can_edit_portfolio
+        else [],
     )
     template = "opportunities/portfolio.html"
     if not wants_fragment(request):
