@@ -232,6 +232,8 @@ ASSAY_EXPERIMENT_BATCH_ITEMS = env_int("ASSAY_EXPERIMENT_BATCH_ITEMS", 256)
 # Cases of each finished run generated one request at a time for its single-request latency
 # (experiments/latency.py); 0 turns the measurement off.
 ASSAY_LATENCY_SAMPLE = env_int("ASSAY_LATENCY_SAMPLE", 10)
+# Cases a builder try-out runs (experiments/trials.py).
+ASSAY_TRIAL_CASES = env_int("ASSAY_TRIAL_CASES", 3)
 # The matrix draws at most this many tasks; beyond, a sample of each quadrant (and says so), while its
 # counts and highest-value lists cover every task (opportunities/matrix.py sample_for_matrix).
 ASSAY_MATRIX_MAX_POINTS = env_int("ASSAY_MATRIX_MAX_POINTS", 5000)

@@ -71,6 +71,8 @@ def plan_experiment(experiment_id: int) -> Plan:
         .order_by("case_version__case__key")
         .values_list("case_version_id", flat=True)
     )
+    if experiment.trial:
+        case_version_ids = case_version_ids[: settings.ASSAY_TRIAL_CASES]
     items = [(cv, repeat) for cv in case_version_ids for repeat in range(experiment.repeats)]
     for run in experiment.runs.filter(status__in=ACTIVE).select_related("prompt_version"):
         copied = plan_run(run, experiment, items)

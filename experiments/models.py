@@ -254,6 +254,9 @@ class Experiment(models.Model):
     # Copy an identical earlier generation (same prompt version, model, parameters, case version and
     # repeat) instead of generating it again.
     reuse_cached = models.BooleanField(default=True)
+    # A try-out from the builder (experiments/trials.py): its first prompt version × model × parameter
+    # set on the first ASSAY_TRIAL_CASES cases; not listed among the team's experiments.
+    trial = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     message = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")

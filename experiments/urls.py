@@ -20,6 +20,7 @@ urlpatterns = [
         "experiments/<uuid:code>/export/<str:fmt>/", experiments.experiment_export, name="experiment_export"
     ),
     path("experiments/<uuid:code>/review/", reviews.review_queue, name="review_queue"),
+    path("experiments/<uuid:code>/try-out/", experiments.experiment_trial, name="experiment_trial"),
     path("experiments/<uuid:code>/reviews/", reviews.review_overview, name="review_overview"),
     path("runs/<uuid:code>/", experiments.run_detail, name="run_detail"),
     path("prompts/", prompts.prompt_list, name="prompt_list"),

@@ -363,7 +363,9 @@ class TaskEvidenceForm(forms.ModelForm):
         from experiments.models import Experiment
 
         # Only this team's experiments can be picked; anything else is "not one of the available choices".
-        self.fields["experiments"].queryset = Experiment.objects.filter(team=team).order_by("-created")
+        self.fields["experiments"].queryset = Experiment.objects.filter(team=team, trial=False).order_by(
+            "-created"
+        )
         self.fields["experiments"].required = False
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -175,6 +176,8 @@ def start_experiment(experiment: Experiment, user, role: str | None) -> Experime
         if snapshot.case_count == 0:
             raise ExperimentError(f"The dataset {spec.dataset.name!r} has no test cases yet.")
         cases = list(snapshot.case_versions.select_related("case").order_by("case__key"))
+        if experiment.trial:
+            cases = cases[: settings.ASSAY_TRIAL_CASES]
         for version in spec.prompt_versions:
             _check_cases_provide(version, cases)
         runs = []

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,15 +10,16 @@ from django.core.paginator import Paginator
 from django.db.models import Avg, Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
 
 from accounts.pages import page_context
 from llmcore.services import BudgetExceeded, ModelNotAllowed
 
-from .. import ambiguity, exporting, notices, results, reviewing
+from .. import ambiguity, exporting, notices, results, reviewing, trials
 from ..access import get_experiment_for_user, get_experiments_team, get_run_for_user
 from ..estimates import describe_duration
 from ..forms import PARAM_PRESETS, ExperimentForm, ParamSetForm, ParamSetFormSet, ScorerForm, ScorerFormSet
@@ -34,7 +36,7 @@ DEFAULT_PARAM_SET = {"label": "greedy", "params": {"temperature": 0, "max_new_to
 def experiment_list(request: HttpRequest, team_slug: str) -> HttpResponse:
     access = get_experiments_team(request, team_slug)
     experiments = (
-        Experiment.objects.filter(team=access.team)
+        Experiment.objects.filter(team=access.team, trial=False)
         .select_related("dataset", "created_by")
         .annotate(run_count=Count("runs"))
         .order_by("-created", "-id")
@@ -93,6 +95,8 @@ def _builder(request: HttpRequest, access, experiment: Experiment | None) -> Htt
                 reuse_cached=form.cleaned_data["reuse_cached"],
             )
             estimate = grid.estimate_grid_for(spec)
+            if "trial" in request.POST:
+                return _start_trial(request, access, spec)
             if "estimate" not in request.POST:
                 try:
                     experiment = grid.save_experiment(team, request.user, spec, experiment)
@@ -114,12 +118,60 @@ def _builder(request: HttpRequest, access, experiment: Experiment | None) -> Htt
         "scorer_catalog": scorer_reference(),
         "param_presets": [(name, json.dumps(values)) for name, values in PARAM_PRESETS.items()],
     }
+    if request.htmx and "trial" in request.POST:
+        # The grid does not validate: say so where the try-out would appear.
+        return render(
+            request, "experiments/_trial.html", {**context, "trial_errors": True, "builder_url": request.path}
+        )
     if request.htmx and "estimate" in request.POST:
         return render(request, "experiments/_estimate.html", context)
     return render(request, "experiments/experiment_form.html", context)
 
 
 EXAMPLE_VALUES = {"str": "text", "str_list": ["first", "second"], "bool": True, "int": 100, "float": 0.5}
+
+
+def _start_trial(request: HttpRequest, access, spec) -> HttpResponse:
+    context = page_context(access, "experiments", builder_url=request.path)
+    try:
+        experiment = trials.start_trial(access.team, request.user, access.role, spec)
+    except (grid.ExperimentError, BudgetExceeded, ModelNotAllowed) as exc:
+        return render(request, "experiments/_trial.html", {**context, "trial_error": str(exc)})
+    return render(request, "experiments/_trial.html", {**context, **trial_context(experiment)})
+
+
+def trial_context(experiment: Experiment) -> dict:
+    run = experiment.runs.select_related("prompt_version__template").first()
+    generations = (
+        Generation.objects.filter(run=run)
+        .select_related("case_version__case")
+        .prefetch_related("scores")
+        .order_by("case_version__case__key")
+        if run
+        else []
+    )
+    generations = list(generations)
+    scoring = bool(experiment.scorers) and any(g.scored is None and not g.error for g in generations)
+    return {
+        "trial": experiment,
+        "trial_run": run,
+        "generations": generations,
+        "polling": experiment.is_active or scoring,
+    }
+
+
+@login_required
+def experiment_trial(request: HttpRequest, team_slug: str, code) -> HttpResponse:
+    """The try-out's outputs as they arrive (polled by the builder)."""
+    access, experiment = get_experiment_for_user(request, team_slug, code)
+    if not experiment.trial:
+        raise Http404("Not a try-out.")
+    builder_url = urlsplit(request.headers.get("HX-Current-URL", "")).path or reverse(
+        "experiments:experiment_create", args=[team_slug]
+    )
+    context = {**page_context(access, "experiments", builder_url=builder_url), **trial_context(experiment)}
+    response = render(request, "experiments/_trial.html", context)
+    return response if context["polling"] else HttpResponseStopPolling(response.content)
 
 
 def scorer_reference() -> list[dict]:

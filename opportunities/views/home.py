@@ -65,7 +65,7 @@ def team_home(request: HttpRequest, team_slug: str) -> HttpResponse:
         bars=verdict_bars(by_verdict),
         chart_height=len(Verdict.choices) * CHART_ROW_HEIGHT,
         top_tasks=tasks.select_related("job").order_by("-annual_value", "id")[:TOP_COUNT],
-        running_experiments=Experiment.objects.filter(team=team)
+        running_experiments=Experiment.objects.filter(team=team, trial=False)
         .active()
         .with_progress()
         .order_by("-started", "-id")[:TOP_COUNT],

@@ -45,6 +45,16 @@ def test_build_run_review_and_read_the_tasks_verdict(sign_in, live_server, monke
     expect(page.locator("#id_scorers-0-params")).to_be_hidden()
     page.get_by_label("strings (required)").fill("Ticket number")
     expect(page.get_by_test_id("scorer-reference")).to_contain_text("the texts to look for")
+
+    # Try it on a few cases before saving: the worker's part is done here in-process.
+    page.get_by_role("button", name="Try on a few cases").click()
+    expect(page.locator("#trial")).to_contain_text("running on a worker")
+    trial = Experiment.objects.get(trial=True)
+    drive(trial.pk)
+    expect(page.locator("#trial")).to_contain_text("done", timeout=10_000)
+    expect(page.locator("#trial")).to_contain_text("echo: Topic of this ticket")
+    expect(page.locator("#trial")).to_contain_text("pass")
+
     with page.expect_navigation():
         page.get_by_role("button", name="Save draft").click()
     expect(page.locator("body")).to_contain_text("Saved as a draft")
@@ -55,7 +65,7 @@ def test_build_run_review_and_read_the_tasks_verdict(sign_in, live_server, monke
     expect(progress).to_have_attribute("aria-valuenow", "0")
 
     # Progress: the workers' job, done here in-process; the page polls and fills in without a reload.
-    drive(Experiment.objects.get(name="Ticket topics").pk)
+    drive(Experiment.objects.get(name="Ticket topics", trial=False).pk)
     expect(progress).to_have_attribute("aria-valuenow", "100", timeout=10_000)
 
     # Review: assign every output to olivia, then accept each with the keyboard.
@@ -65,7 +75,11 @@ def test_build_run_review_and_read_the_tasks_verdict(sign_in, live_server, monke
     page.select_option("#id_per_output", "1")
     with page.expect_navigation():
         page.get_by_role("button", name="Assign", exact=True).click()
-    page.goto("/t/acme/experiments/" + str(Experiment.objects.get(name="Ticket topics").code) + "/review/")
+    page.goto(
+        "/t/acme/experiments/"
+        + str(Experiment.objects.get(name="Ticket topics", trial=False).code)
+        + "/review/"
+    )
     # The first as a minor edit typed in the output box and sent with Ctrl+Enter; the second accepted
     # with a comment, leaving the comment box with Esc; the rest accepted with "a".
     page.keyboard.press("e")

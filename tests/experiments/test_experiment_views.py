@@ -380,3 +380,45 @@ def test_a_prompt_version_the_dataset_cannot_fill_is_refused_when_saving(team, g
         in response.text
     )
     assert not Experiment.objects.exists()
+
+
+def test_a_try_out_runs_a_few_cases_and_shows_their_outputs_and_scores_before_saving(
+    team, grid, owner, viewer, stranger, as_user, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from experiments import execution, scoring
+
+    install_fake_engine(monkeypatch)
+    settings.ASSAY_TRIAL_CASES = 2
+    client = as_user(owner)
+    data = builder_post(
+        grid, **{"trial": "1", "scorers-0-name": "contains", "scorers-0-params": '{"strings": ["echo"]}'}
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(url("experiment_create", team), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response.text.strip().startswith('<div id="trial"')
+    assert "running on a worker" in response.text and 'hx-trigger="every 1s"' in response.text
+    trial = Experiment.objects.get()
+    assert trial.trial and trial.runs.get().total == 2  # 2 of the 3 cases, one repeat
+
+    plan = execution.plan_experiment(trial.pk)
+    for batch_id, _ in plan.batches:
+        outcome = execution.generate_batch(batch_id, worker="test")
+        scoring.score_generations(outcome.run_id, outcome.generation_ids)
+    polled = client.get(url("experiment_trial", team, trial.code), HTTP_HX_REQUEST="true")
+    assert polled.status_code == 286  # done: polling stops
+    assert polled.text.count("echo: Topic of this ticket") == 2 and "pass" in polled.text
+
+    # Not an experiment of the team's list, and not for strangers or viewers.
+    assert "Try-out" not in client.get(url("experiment_list", team)).text
+    assert as_user(stranger).get(url("experiment_trial", team, trial.code)).status_code == 404
+    viewer_response = as_user(viewer).post(url("experiment_create", team), data, HTTP_HX_REQUEST="true")
+    assert viewer_response.status_code == 403 and Experiment.objects.count() == 1
+
+
+def test_a_try_out_with_an_invalid_grid_says_so_in_its_place(team, grid, owner, as_user):
+    data = builder_post(grid, **{"trial": "1", "params-0-temperature": "hot"})
+    response = as_user(owner).post(url("experiment_create", team), data, HTTP_HX_REQUEST="true")
+    assert (
+        response.text.strip().startswith('<div id="trial"') and "The grid above has errors" in response.text
+    )
+    assert not Experiment.objects.exists()
