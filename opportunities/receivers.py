@@ -9,13 +9,14 @@ from django.dispatch import receiver
 from experiments.models import Experiment
 from experiments.signals import evidence_changed
 
-from . import verdicts
+from . import demo_reviews, verdicts
 
 
 @receiver(evidence_changed, dispatch_uid="opportunities-evidence-changed")
 def _evidence_changed(sender, experiment_ids, **kwargs) -> None:
     ids = list(experiment_ids)
     transaction.on_commit(lambda: verdicts.recompute_for_experiments(ids))
+    transaction.on_commit(lambda: demo_reviews.review_demo_experiments(ids))
 
 
 @receiver(pre_delete, sender=Experiment, dispatch_uid="opportunities-experiment-deleted")
