@@ -1,6 +1,6 @@
 """The demo team's reviews, so a newcomer sees verdicts without setting anything up.
 
-Once a demo experiment has finished and every output is scored, its two demo reviewers (demo-editor and
+Once a demo experiment linked to a task has finished and every output is scored, its two demo reviewers (demo-editor and
 demo-auditor) each review its first outputs. Their verdicts follow the automatic scorer (pass: accept,
 fail: reject, undecided: minor edit) and every review says so in its comment: they show how reviews
 turn into verdicts; a real team's reviews come from people, in the review queue.
@@ -25,9 +25,14 @@ def review_demo_experiments(experiment_ids) -> int:
     """Reviews the given experiments if they are the demo team's, finished, scored and not yet reviewed.
     Returns the number of reviews written."""
     written = 0
-    experiments = Experiment.objects.filter(
-        pk__in=list(experiment_ids), team__slug=DEMO_TEAM_SLUG, status=Status.DONE, trial=False
-    ).select_related("team")
+    experiments = (
+        Experiment.objects.filter(
+            pk__in=list(experiment_ids), team__slug=DEMO_TEAM_SLUG, status=Status.DONE, trial=False
+        )
+        .filter(tasks__isnull=False)  # the experiments that are a task's evidence, not the probes
+        .distinct()
+        .select_related("team")
+    )
     for experiment in experiments:
         outputs = Generation.objects.filter(run__experiment=experiment, error="")
         if not experiment.scorers or outputs.filter(scored__isnull=True).exists():

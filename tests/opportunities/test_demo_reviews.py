@@ -6,6 +6,7 @@ from experiments import execution, scoring
 from experiments.models import HumanReview
 from experiments.services import grid
 from opportunities.demo_reviews import COMMENT, review_demo_experiments
+from opportunities.models import Job, Task
 from tests.experiments.factories import make_dataset, make_experiment
 from tests.factories import make_team, make_user
 from tests.llmcore.registry_fakes import install_fake_engine
@@ -35,6 +36,9 @@ def test_two_demo_reviewers_review_a_finished_demo_experiment_once(
     editor = make_user("demo-editor", team=demo, role="editor")
     auditor = make_user("demo-auditor", team=demo, role="auditor")
     experiment = finished_experiment(demo, owner, django_capture_on_commit_callbacks)
+    assert review_demo_experiments([experiment.pk]) == 0  # not yet any task's evidence
+    job = Job.objects.create(team=demo, title="Support agent")
+    Task.objects.create(job=job, statement="Route tickets").experiments.add(experiment)
 
     assert review_demo_experiments([experiment.pk]) == 12  # 6 outputs × 2 reviewers
     reviews = HumanReview.objects.filter(generation__run__experiment=experiment)
@@ -51,5 +55,8 @@ def test_other_teams_and_unscored_experiments_get_no_reviews(
     make_user("demo-editor", team=team, role="editor")
     make_user("demo-auditor", team=team, role="auditor")
     experiment = finished_experiment(team, owner, django_capture_on_commit_callbacks)
+    Task.objects.create(job=Job.objects.create(team=team, title="Agent"), statement="Route").experiments.add(
+        experiment
+    )
     assert review_demo_experiments([experiment.pk]) == 0
     assert not HumanReview.objects.exists()
