@@ -163,6 +163,7 @@ class Launcher:
                 self._wait_for_web()
                 self._wait_for_worker()
             if not self.stopping:
+                self._warm_up_default_model()
                 self._print_banner(settings)
                 return self._supervise()
             return 0
@@ -273,6 +274,21 @@ class Launcher:
             if all(node.split("@")[0] in answered for node, _ in self.workers):
                 self.worker_ready = True
                 return
+
+    def _warm_up_default_model(self) -> None:
+        """The model worker loads and runs the default model before anyone asks, so a newcomer's first
+        experiment is as fast as the tenth (ASSAY_WARM_UP=0 turns it off)."""
+        if os.environ.get("ASSAY_WARM_UP", "1") == "0" or not self.worker_ready:
+            return
+        from config.celery import app
+
+        queues = self.workers[1][1].split(",")
+        try:
+            app.send_task("llmcore.warm_up", queue=queues[0])
+        except Exception as error:  # the broker went away: nothing to warm, nothing broken
+            print(f"Could not ask the model worker to warm the default model: {error}", flush=True)
+            return
+        print(f"Model worker: loading the default model in the background (queue {queues[0]})", flush=True)
 
     def _check_children(self) -> None:
         for child in self.children:

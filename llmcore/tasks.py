@@ -49,3 +49,48 @@ def enqueue_measurement(model_config: ModelConfig, *, team: Team | None = None, 
     queue = queue_for(model_config)
     transaction.on_commit(lambda: measure_model.apply_async(kwargs=kwargs, queue=queue, task_id=task_id))
     return measure_model.AsyncResult(task_id)
+
+
+# What a warm-up generates: a small batch (loads the weights, packs them for the CPU kernels and runs the
+# prefill and decode shapes once) and one request alone (the shapes of single-request latency samples).
+WARM_UP_PROMPTS = 16
+WARM_UP_TOKENS = 8
+
+
+@shared_task(name="llmcore.warm_up", soft_time_limit=SOFT_TIME_LIMIT_S, time_limit=TIME_LIMIT_S)
+def warm_up(model_config_id: int | None = None) -> dict:
+    """Loads a model in this worker process and runs it once, so the first experiment after a worker
+    starts costs what a later one does. `make run` sends it for the default model when the model worker
+    is ready. Nothing is logged as usage: no team asked for it."""
+    import time
+
+    from .engine import runtime
+    from .engine.params import InferenceParams
+    from .engine.types import GenerationRequest
+    from .seed import DEFAULT_GENERATOR_NAME
+
+    configs = ModelConfig.objects.filter(pk=model_config_id) if model_config_id else (
+        ModelConfig.objects.filter(name=DEFAULT_GENERATOR_NAME, team=None, is_active=True)
+    )  # fmt: skip
+    config = configs.first()
+    if config is None:
+        return {"status": "skipped", "reason": "no such model"}
+    spec = config.to_spec()
+    params = InferenceParams(max_new_tokens=WARM_UP_TOKENS)
+    batch = [
+        GenerationRequest.from_prompt(f"Summarise ticket {n}: the order arrived late.", params, key=str(n))
+        for n in range(WARM_UP_PROMPTS)
+    ]
+    started = time.perf_counter()
+    try:
+        runtime.generate(spec, batch)
+        loaded_s = time.perf_counter() - started
+        runtime.generate(spec, batch[:1])
+    except ModelUnavailable as exc:
+        return {"status": "failed", "reason": str(exc)}
+    return {
+        "status": "warm",
+        "model": config.name,
+        "first_batch_s": round(loaded_s, 2),
+        "total_s": round(time.perf_counter() - started, 2),
+    }

@@ -32,13 +32,15 @@ def free_port() -> int:
 
 
 class Launch:
-    def __init__(self, data_dir: Path, port: int):
+    def __init__(self, data_dir: Path, port: int, warm_up: bool = False):
         self.port = port
         self.log_path = data_dir / f"run-{time.monotonic_ns()}.log"
         env = {
             k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
         }
         env.update(ASSAY_DATA_DIR=str(data_dir), PORT=str(port), PYTHONUNBUFFERED="1")
+        # Loading the real default model takes a core for half a minute: only the test that checks it.
+        env["ASSAY_WARM_UP"] = "1" if warm_up else "0"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "config.run"],
@@ -109,12 +111,13 @@ def test_make_run_serves_the_demo_with_a_worker_and_stops_everything_on_ctrl_c(
     data_dir, launches, monkeypatch
 ):
     port = free_port()
-    launch = Launch(data_dir, port)
+    launch = Launch(data_dir, port, warm_up=True)
     launches.append(launch)
     launch.wait_for("Assay is running at")
     base = f"http://127.0.0.1:{port}/"
     assert base in launch.output
     assert "user demo, password demo" in launch.output
+    assert "Model worker: loading the default model in the background (queue cpu)" in launch.output
 
     url, page = sign_in(base, "demo", "demo")
     assert url == f"{base}t/demo/"
