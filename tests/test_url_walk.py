@@ -89,6 +89,8 @@ def world(db, settings):
     copy = grid.copy_experiment(experiment, admin)  # a draft beside the started one
     if experiment.status == "draft":  # the demo may have started it already
         grid.start_experiment(experiment, admin, "admin")  # runs exist (their batches are never sent here)
+    trial = grid.copy_experiment(experiment, admin)  # a builder try-out (its own view)
+    Experiment.objects.filter(pk=trial.pk).update(trial=True)
     invitations.invite(team, "someone-new", "viewer", admin)
     # An audit with an earlier version (for the diff) and an evidence file (for its download).
     signed = Audit.objects.filter(team=team, status__in=SIGNED).first()
@@ -139,7 +141,9 @@ def candidate_codes() -> dict[str, list[str]]:
     for model in apps.get_models():
         field = next((f for f in model._meta.fields if f.name == "code"), None)
         if isinstance(field, models.UUIDField) and model is not Team:
-            values = model._default_manager.values_list("code", flat=True)[:3]
+            values = list(model._default_manager.values_list("code", flat=True)[:3])
+            if any(f.name == "trial" for f in model._meta.fields):  # try-outs have views of their own
+                values += model._default_manager.filter(trial=True).values_list("code", flat=True)[:1]
             codes[model._meta.model_name] = [str(code) for code in values]
     return codes
 
