@@ -7,7 +7,11 @@
 Workload: 128 distinct prompts (chat template + SmolLM2's default system prompt + a one-line task),
 48 new tokens each, greedy. tokens/s = generated tokens / wall time of the call (prompt processing
 included, model loading excluded). The float32 one-at-a-time run is both the sequential baseline and the
-reference text for greedy_match.
+reference text for greedy_match. greedy_match compares whole 48-token texts, so one early near-tie in
+bfloat16 counts as a wrong text; token_agreement is the teacher-forced check: the reference texts are
+fed through the engine's kernel and it reports the share of positions whose top token is the reference's
+next token (target >= 0.99 for bfloat16, 1.0 for float32) and max_logit_diff against transformers'
+float32 forward.
 
 What was tried (SmolLM2-135M, 2 shared cores). Two kinds of CPU have run this benchmark:
 - AMD EPYC with AVX-512 BF16: bf16 matmul peak ~380-400 GFLOP/s (compute bound ~1,450 tokens/s); the
@@ -155,7 +159,7 @@ def sequential_run(texts: list[str], folder: Path) -> dict:
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-    outputs, tokens, seconds = [], 0, 0.0
+    outputs, sequences, tokens, seconds = [], [], 0, 0.0
     with torch.inference_mode():
         for text in texts:
             ids = tokenizer.apply_chat_template(
@@ -170,7 +174,46 @@ def sequential_run(texts: list[str], folder: Path) -> dict:
             generated = output[0, ids["input_ids"].shape[1] :]
             tokens += generated.shape[0]
             outputs.append(tokenizer.decode(generated, skip_special_tokens=True))
-    return {"tokens_per_s": tokens / seconds, "seconds": seconds, "tokens": tokens, "texts": outputs}
+            sequences.append((output[0], ids["input_ids"].shape[1]))
+    return {
+        "tokens_per_s": tokens / seconds,
+        "seconds": seconds,
+        "tokens": tokens,
+        "texts": outputs,
+        "sequences": sequences,
+    }
+
+
+def teacher_forced(sequences: list[tuple[torch.Tensor, int]], folder: Path, dtype: str) -> dict:
+    """The float32 reference texts fed through the engine's own kernel (the prefill it decodes with) in
+    `dtype`: the share of generated positions where the engine's top token is the reference's next token
+    (token_agreement), and the largest difference between its logits and transformers' float32 forward
+    (max_logit_diff). Unlike greedy_match, one early near-tie does not count as a whole wrong text."""
+    from transformers import AutoModelForCausalLM
+
+    from llmcore.engine import loglik
+
+    reference = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    loaded = loglik.load(dataclasses.replace(DEFAULT_GENERATOR, dtype=dtype))
+    if loaded.kernel is None:
+        return {"token_agreement": None, "max_logit_diff": None, "positions": 0}
+    agree = positions = 0
+    max_diff = 0.0
+    with torch.inference_mode():
+        for ids, prompt_length in sequences:
+            row = ids[None, :]
+            engine = loaded.kernel._logits(loaded.kernel._prefill(row, 0, None, [])).logits[0].float()
+            expected = reference(input_ids=row).logits[0].float()
+            span = slice(prompt_length - 1, ids.shape[0] - 1)  # positions that predicted a generated token
+            agree += int((engine[span].argmax(-1) == ids[prompt_length:]).sum())
+            positions += ids.shape[0] - prompt_length
+            max_diff = max(max_diff, float((engine[span] - expected[span]).abs().max()))
+    loglik._cached.clear()
+    return {
+        "token_agreement": round(agree / positions, 4) if positions else None,
+        "max_logit_diff": round(max_diff, 3),
+        "positions": positions,
+    }
 
 
 def generate_batched_run(texts: list[str], folder: Path, dtype: torch.dtype, batch: int) -> float:
@@ -247,6 +290,13 @@ def main() -> None:
     sequential = sequential_run(texts[:reference_count], folder)
     log(f"sequential float32: {sequential['tokens_per_s']:.1f} tokens/s over {reference_count} prompts")
 
+    # Teacher-forced check of the engine's arithmetic in each precision (bfloat16 too where it is only
+    # emulated: prefill of the reference texts is cheap enough).
+    forced = {}
+    for dtype in ("float32", "bfloat16"):
+        forced[dtype] = teacher_forced(sequential["sequences"], folder, dtype)
+        log(f"teacher-forced {dtype}: {forced[dtype]}")
+
     best_dtype = max(runs, key=lambda d: runs[d]["tokens_per_s"])
     best = runs[best_dtype]
     report = {
@@ -275,6 +325,12 @@ def main() -> None:
         "fraction_of_compute_bound": round(best["tokens_per_s"] / compute_bound, 3),
         "greedy_match": round(match(best["texts"], sequential["texts"]), 3),
     }
+    report["token_agreement"] = forced[best_dtype]["token_agreement"]
+    report["max_logit_diff"] = forced[best_dtype]["max_logit_diff"]
+    for dtype, figures in forced.items():
+        report[f"token_agreement_{dtype}"] = figures["token_agreement"]
+        report[f"max_logit_diff_{dtype}"] = figures["max_logit_diff"]
+    report["token_agreement_positions"] = forced["float32"]["positions"]
     for dtype, run in runs.items():
         report[f"engine_{dtype}_tokens_per_s"] = round(run["tokens_per_s"], 1)
         report[f"greedy_match_{dtype}"] = round(match(run["texts"], sequential["texts"]), 3)
