@@ -27,6 +27,8 @@ DEFAULT_PORT = 8000
 WEB_READY_TIMEOUT_SECONDS = 60.0
 WORKER_READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
+# A second launcher on the same data folder waits this long for the first to stop.
+LOCK_WAIT_SECONDS = float(os.environ.get("ASSAY_LAUNCH_LOCK_WAIT_S", "30"))
 # A crashed worker or beat is started again after 1, 2, 4 … seconds, at most this long.
 RESTART_MAX_DELAY_SECONDS = 60.0
 RESTART_RESET_SECONDS = 60.0  # one that ran this long before dying starts again after 1 s
@@ -152,6 +154,8 @@ class Launcher:
         django.setup()
         from django.conf import settings
 
+        if not self._lock_data_dir(Path(settings.DATA_DIR)):
+            return 1
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         try:
@@ -172,6 +176,38 @@ class Launcher:
             return 1
         finally:
             self._stop_all()
+
+    def _lock_data_dir(self, data_dir: Path) -> bool:
+        """One launcher per data folder: a second one would reuse the first's embedded Redis, which the
+        first stops when it exits. Waits a little for one that is stopping; the lock goes with the process."""
+        import fcntl
+
+        self._lock_file = open(data_dir / "launcher.lock", "a+")  # noqa: SIM115 (held for the process's life)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        told = False
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._lock_file.seek(0)
+                    holder = self._lock_file.read().strip() or "another process"
+                    print(
+                        f"Assay is already running with the data folder {data_dir} (pid {holder}). Stop it "
+                        "first, or give this one another folder: ASSAY_DATA_DIR=/some/other/folder make run",
+                        file=sys.stderr,
+                    )
+                    return False
+                if not told:
+                    print(f"Another Assay is using {data_dir}: waiting for it to stop…", flush=True)
+                    told = True
+                time.sleep(0.5)
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(str(os.getpid()))
+        self._lock_file.flush()
+        return True
 
     def _on_signal(self, signum, frame) -> None:
         if self.stopping:  # a second Ctrl-C: stop waiting for a graceful shutdown

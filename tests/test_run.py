@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 class Launch:
-    def __init__(self, data_dir: Path, port: int, warm_up: bool = False):
+    def __init__(self, data_dir: Path, port: int, warm_up: bool = False, lock_wait_s: float = 30):
         self.port = port
         self.log_path = data_dir / f"run-{time.monotonic_ns()}.log"
         env = {
@@ -41,6 +41,7 @@ class Launch:
         env.update(ASSAY_DATA_DIR=str(data_dir), PORT=str(port), PYTHONUNBUFFERED="1")
         # Loading the real default model takes a core for half a minute: only the test that checks it.
         env["ASSAY_WARM_UP"] = "1" if warm_up else "0"
+        env["ASSAY_LAUNCH_LOCK_WAIT_S"] = str(lock_wait_s)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "config.run"],
@@ -214,3 +215,17 @@ def test_a_killed_worker_is_started_again_while_the_web_server_stays_up(data_dir
     assert child_pids(launch.process.pid, " worker -Q cpu ") == [model_worker]  # the other one kept working
     assert launch.process.poll() is None
     assert launch.interrupt() == 0
+
+
+def test_a_second_launch_on_the_same_data_folder_is_refused_not_broken(data_dir, launches):
+    first = Launch(data_dir, free_port())
+    launches.append(first)
+    first.wait_for("Assay is running at")
+    second = Launch(data_dir, free_port(), lock_wait_s=1)
+    launches.append(second)
+    assert second.process.wait(60) == 1
+    assert (
+        f"Assay is already running with the data folder {data_dir} (pid {first.process.pid})" in second.output
+    )
+    assert first.process.poll() is None  # the first keeps its broker and goes on
+    assert first.interrupt() == 0
