@@ -107,6 +107,4 @@ def measure_run(run_id: int) -> dict | None:
 
 def p95_of(single_latency: dict | None) -> float | None:
     """The single-request p95 a run's evidence carries; None while it is not measured."""
-    if not single_latency or single_latency.get("status") == MEASURING:
-        return None
-    return single_latency.get("p95_s")
+    return (single_latency or {}).get("p95_s")  # absent while it is being measured

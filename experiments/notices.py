@@ -41,20 +41,18 @@ class ExperimentNoticeMiddleware:
     def __call__(self, request):
         watched = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
         if watched and request.method == "GET" and not getattr(request, "htmx", False):
-            finished = list(
-                Experiment.objects.filter(pk__in=watched, status__in=FINISHED)
+            # One query; experiments deleted since, or in a team the person has left, drop off the list.
+            experiments = list(
+                Experiment.objects.filter(pk__in=watched, team__memberships__user=request.user)
                 .select_related("team")
                 .order_by("id")
             )
-            for experiment in finished:
+            still_running = []
+            for experiment in experiments:
+                if experiment.status not in FINISHED:
+                    still_running.append(experiment.pk)
+                    continue
                 level = messages.SUCCESS if experiment.status == Status.DONE else messages.WARNING
                 messages.add_message(request, level, _notice(experiment))
-            done = {experiment.pk for experiment in finished}
-            # Deleted experiments (or ones in a team the person left) leave the list too.
-            existing = (
-                set(Experiment.objects.filter(pk__in=watched).values_list("pk", flat=True))
-                if done != set(watched)
-                else done
-            )
-            request.session[SESSION_KEY] = [pk for pk in watched if pk in existing and pk not in done]
+            request.session[SESSION_KEY] = still_running
         return self.get_response(request)
