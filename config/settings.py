@@ -226,9 +226,11 @@ MODEL_MEMORY_BUDGET_MB = env_int("ASSAY_MODEL_MEMORY_BUDGET_MB", 4096)
 # Test cases × repeats one experiment task generates in one engine call. The engine decodes 128
 # sequences at once on CPU and refills finished ones within a call, so a batch of twice that keeps its
 # rows full for longer: bench/experiment.py measured the end-to-end overhead over the engine alone at
-# 1.03 with 256 and 1.09-1.27 with 128 (2 cores). Smaller batches cancel sooner and show progress more
-# often; a batch of 256 short outputs takes about a minute on 2 CPU cores.
+# 1.03 with 256 and 1.09-1.27 with 128 (2 cores). Inside a batch, finished outputs are saved (the
+# progress bar moves, scoring starts) every ASSAY_PROGRESS_INTERVAL_S seconds, and a cancel stops the
+# batch within about a second, keeping what finished.
 ASSAY_EXPERIMENT_BATCH_ITEMS = env_int("ASSAY_EXPERIMENT_BATCH_ITEMS", 256)
+ASSAY_PROGRESS_INTERVAL_S = float(os.environ.get("ASSAY_PROGRESS_INTERVAL_S", "5"))
 # Cases of each finished run generated one request at a time for its single-request latency
 # (experiments/latency.py); 0 turns the measurement off.
 ASSAY_LATENCY_SAMPLE = env_int("ASSAY_LATENCY_SAMPLE", 10)

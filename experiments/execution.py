@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from llmcore import services as llm_services
 from llmcore.engine.params import InferenceParams
-from llmcore.engine.types import GenerationRequest, GenerationResult, ModelUnavailable
+from llmcore.engine.types import FinishReason, GenerationRequest, GenerationResult, ModelUnavailable
 from llmcore.models import ModelConfig
 
 from . import keys
@@ -191,7 +192,17 @@ def claim_batch(batch: RunBatch, redelivered: bool, worker: str) -> int | None:
     return batch.attempts + 1 if taken else None
 
 
-def generate_batch(batch_id: int, *, redelivered: bool = False, worker: str = "") -> BatchOutcome:
+def generate_batch(
+    batch_id: int,
+    *,
+    redelivered: bool = False,
+    worker: str = "",
+    on_saved: Callable[[int, list[int]], None] | None = None,
+) -> BatchOutcome:
+    """Generates one batch. Outputs are saved as the engine finishes them (every few seconds), and
+    on_saved(run id, generation ids) is told of each group saved before the batch ends (to score them
+    while the rest decodes); the ids returned are the batch's outputs not handed to on_saved. The call
+    stops within seconds when the run is cancelled or another worker takes the batch over."""
     batch = (
         RunBatch.objects.select_related("run__experiment", "run__prompt_version").filter(pk=batch_id).first()
     )
@@ -207,8 +218,9 @@ def generate_batch(batch_id: int, *, redelivered: bool = False, worker: str = ""
     attempt = claim_batch(batch, redelivered, worker)
     if attempt is None:
         return BatchOutcome("skipped", run_id=run.pk, message="claimed by another worker")
+    saving = _SavingProgress(batch, run, attempt, on_saved)
     try:
-        ids = _generate(batch, run)
+        ids = _generate(batch, run, saving)
     except (ModelUnavailable, llm_services.ModelNotAllowed, ModelConfig.DoesNotExist) as exc:
         message = (
             f"The model {run.model_name} was deleted from the registry before this batch ran."
@@ -221,14 +233,48 @@ def generate_batch(batch_id: int, *, redelivered: bool = False, worker: str = ""
         message = "This batch took longer than the time limit; try fewer cases per batch or a faster model."
         fail_batch(batch.pk, message)
         return BatchOutcome("failed", run_id=run.pk, message=message)
-    RunBatch.objects.filter(pk=batch.pk, status=Status.RUNNING, attempts=attempt).update(
+    finished = RunBatch.objects.filter(pk=batch.pk, status=Status.RUNNING, attempts=attempt).update(
         status=Status.DONE, finished=timezone.now(), message=""
     )
     finalise_run(run.pk)
-    return BatchOutcome("generated", generation_ids=ids, run_id=run.pk)
+    ids = [pk for pk in ids if pk not in saving.handed_over]
+    return BatchOutcome("generated" if finished else "cancelled", generation_ids=ids, run_id=run.pk)
 
 
-def _generate(batch: RunBatch, run: Run) -> list[int]:
+class _SavingProgress:
+    """The engine's progress hook for one batch: saves outputs as they are reported (so the progress
+    bar moves while a large batch decodes) and stops the call once the batch is no longer this worker's
+    to finish (its run was cancelled, or another worker took it over)."""
+
+    def __init__(self, batch: RunBatch, run: Run, attempt: int, on_saved):
+        self.batch, self.run, self.attempt, self.on_saved = batch, run, attempt, on_saved
+        self.handed_over: set[int] = set()
+        self.saved_keys: set[str] = set()
+
+    def report(self, results: list[GenerationResult]) -> None:
+        rows = [_row(self.run, _item(result.key), result=result) for result in results]
+        Generation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=CHUNK)
+        self.saved_keys.update(result.key for result in results)
+        if self.on_saved is None:
+            return
+        ids = [
+            pk
+            for pk in Generation.objects.filter(
+                run=self.run, cache_key__in=[row.cache_key for row in rows], scored__isnull=True
+            ).values_list("pk", flat=True)
+            if pk not in self.handed_over
+        ]
+        if ids:
+            self.handed_over.update(ids)
+            self.on_saved(self.run.pk, ids)
+
+    def cancelled(self) -> bool:
+        return not RunBatch.objects.filter(
+            pk=self.batch.pk, status=Status.RUNNING, attempts=self.attempt, run__status__in=ACTIVE
+        ).exists()
+
+
+def _generate(batch: RunBatch, run: Run, saving: _SavingProgress | None = None) -> list[int]:
     experiment = run.experiment
     items: list[Item] = [(cv, repeat) for cv, repeat in batch.items]
     case_version_ids = sorted({cv for cv, _ in items})
@@ -264,17 +310,25 @@ def _generate(batch: RunBatch, run: Run) -> list[int]:
         guarded = apply_outbound_guards(run, requests)
         rows += [_row(run, _item(key), error=reason) for key, reason in guarded.refused.items()]
         requests = guarded.requests
+    Generation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=CHUNK)
     if requests:
-        # Never inside a transaction: this call takes seconds to minutes.
+        # Never inside a transaction: this call takes seconds to minutes. The progress hook saves
+        # outputs as the engine reports them; whatever it did not report is saved here.
         results = llm_services.run_inference(
             run.model_id,
             requests,
             team_id=experiment.team_id,
             user_id=experiment.started_by_id,
             purpose="experiment",
+            progress=saving,
         )
-        rows += [_row(run, _item(result.key), result=result) for result in results]
-    Generation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=CHUNK)
+        saved = saving.saved_keys if saving is not None else set()
+        rows = [
+            _row(run, _item(result.key), result=result)
+            for result in results
+            if result.finish_reason != FinishReason.CANCELLED and result.key not in saved
+        ]
+        Generation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=CHUNK)
     return _unscored(run, case_version_ids)
 
 

@@ -53,7 +53,7 @@ def generate_batch(self, batch_id: int) -> dict:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
         outcome = execution.generate_batch(
-            batch_id, redelivered=redelivered, worker=self.request.hostname or ""
+            batch_id, redelivered=redelivered, worker=self.request.hostname or "", on_saved=enqueue_scoring
         )
     except TransientBackendError as exc:
         if self.request.retries >= self.max_retries:

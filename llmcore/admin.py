@@ -71,6 +71,7 @@ class ModelConfigAdmin(admin.ModelAdmin):
                     "api_key_env",
                     "request_timeout_s",
                     "max_retries",
+                    "max_concurrency",
                 ]
             },
         ),

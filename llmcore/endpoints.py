@@ -16,24 +16,27 @@ secrets (SECRET_KEY, DATABASE_URL) that no team may touch. So:
 - API keys: read only from environment variables whose names start with ASSAY_MODEL_KEY_. Team admins
   pick one of those present on the instance; nothing else in the workers' environment can be named.
 
-`check_url` is the request-time check (call it before each request); `urlopen` is the urllib client that
-does it, does not follow redirects, and checks the address actually connected to as well (so a DNS answer
-that changes between the check and the connection is caught). A client built on another library calls
-`check_url` before each request and turns redirects off.
+`check_url` is the request-time check; `client()` is the pooled httpx client that runs it before every
+request, does not follow redirects, and checks the address each connection actually reached as well (so
+a DNS answer that changes between the check and the connection is caught).
 """
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import os
 import re
 import socket
-import urllib.request
+import ssl
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
+
+import certifi
+import httpcore
+import httpx
 
 from llmcore.engine.types import ModelUnavailable
 
@@ -188,61 +191,62 @@ def refusal(url: str, *, resolve: Callable[..., list] | None = None) -> str | No
     return None
 
 
-# -- the urllib client -------------------------------------------------------------------------------------
+# -- the HTTP client -------------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # urllib then raises HTTPError with the 3xx status
+class _GuardedNetwork(httpcore.SyncBackend):
+    """Checks the address each new connection actually reached (a DNS answer that changed between
+    check_url and the connection is caught here)."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        stream = super().connect_tcp(host, port, timeout, local_address, socket_options)
+        sock = stream.get_extra_info("socket")
+        peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
+        if not current_policy().allows_address(peer, int(port)):
+            stream.close()
+            raise EndpointRefused(f"{host} now resolves to {peer}, a {_kind(peer)} address; refused.")
+        return stream
 
 
-def _guarded_create_connection(address, *args, **kwargs):
-    sock = socket.create_connection(address, *args, **kwargs)
-    peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
-    if not current_policy().allows_address(peer, int(address[1])):
-        sock.close()
-        raise EndpointRefused(f"{address[0]} now resolves to {peer}, a {_kind(peer)} address; refused.")
-    return sock
+class GuardedTransport(httpx.BaseTransport):
+    """httpx transport for model servers: every request passes check_url first, connections are
+    pooled (up to `connections`, kept alive) and checked when opened, no proxies from the environment."""
+
+    def __init__(self, connections: int):
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            keepalive_expiry=30.0,
+            network_backend=_GuardedNetwork(),
+        )
+        # httpx's own transport maps httpcore's errors to httpx's; reuse it around our pool.
+        self._inner = httpx.HTTPTransport()
+        self._inner._pool.close()
+        self._inner._pool = self._pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        check_url(str(request.url))
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
-class _GuardedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._create_connection = _guarded_create_connection
+_clients: dict[int, httpx.Client] = {}
+_clients_lock = threading.Lock()
 
 
-class _GuardedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._create_connection = _guarded_create_connection
-
-
-class _GuardedHTTPHandler(urllib.request.HTTPHandler):
-    def http_open(self, req):
-        return self.do_open(_GuardedHTTPConnection, req)
-
-
-class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
-    def https_open(self, req):
-        return self.do_open(_GuardedHTTPSConnection, req, context=self._context)
-
-
-_OPENER = urllib.request.OpenerDirector()
-for _handler in (
-    urllib.request.UnknownHandler(),
-    _GuardedHTTPHandler(),
-    _GuardedHTTPSHandler(),
-    urllib.request.HTTPDefaultErrorHandler(),
-    _NoRedirects(),
-    urllib.request.HTTPErrorProcessor(),
-):
-    _OPENER.add_handler(_handler)
-
-
-def urlopen(request: urllib.request.Request, *, timeout: float):
-    """urllib.request.urlopen for model servers: checked, no proxies from the environment, no redirects."""
-    check_url(request.full_url)
-    return _OPENER.open(request, timeout=timeout)
+def client(connections: int) -> httpx.Client:
+    """A process-wide pooled client for model servers with room for `connections` requests in flight.
+    Redirects are never followed (the API key would go along with them)."""
+    with _clients_lock:
+        found = _clients.get(connections)
+        if found is None:
+            found = _clients[connections] = httpx.Client(
+                transport=GuardedTransport(connections), follow_redirects=False, trust_env=False
+            )
+        return found
 
 
 # -- helpers -----------------------------------------------------------------------------------------------

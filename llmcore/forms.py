@@ -25,6 +25,7 @@ MODEL_FIELDS = [
     "api_key_env",
     "request_timeout_s",
     "max_retries",
+    "max_concurrency",
     "external",
     "allowed_roles",
     "cost_per_1k_input",
@@ -73,6 +74,14 @@ class AllowedRolesMixin:
             error_messages={"invalid_choice": "Pick one of the API keys this instance offers."},
         )
 
+    def _setup_concurrency(self) -> None:
+        # Local models ignore it, so a blank field keeps what is set (64 for a new model).
+        self.fields["max_concurrency"].required = False
+
+    def clean_max_concurrency(self) -> int:
+        value = self.cleaned_data.get("max_concurrency")
+        return value if value is not None else self.instance.max_concurrency
+
     def clean_api_key_env(self) -> str:
         value = (self.cleaned_data.get("api_key_env") or "").strip()
         if looks_like_a_secret(value):
@@ -95,6 +104,7 @@ class ModelConfigForm(AllowedRolesMixin, forms.ModelForm):
         self.team = team
         self._setup_roles()
         self._setup_key_choices()
+        self._setup_concurrency()
 
     def clean_name(self) -> str:
         # The form leaves `team` out, so Django skips the (team, name) constraint: check it here.
@@ -117,6 +127,7 @@ class ModelConfigAdminForm(AllowedRolesMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._setup_roles()
+        self._setup_concurrency()
 
 
 class TeamBudgetForm(forms.ModelForm):

@@ -165,6 +165,13 @@ class ModelConfig(TeamHistory, models.Model):
         "request timeout (s)", default=60.0, validators=[MinValueValidator(1), MaxValueValidator(3600)]
     )
     max_retries = models.PositiveSmallIntegerField(default=3, validators=[MaxValueValidator(10)])
+    max_concurrency = models.PositiveSmallIntegerField(
+        "requests in flight",
+        default=64,
+        validators=[MinValueValidator(1), MaxValueValidator(512)],
+        help_text="OpenAI-compatible only: requests sent at once. A batching server (vLLM, llama.cpp) "
+        "needs many to stay busy; a hosted API's rate limit may want fewer.",
+    )
     cost_per_1k_input = models.DecimalField(
         "cost per 1k input tokens",
         max_digits=12,
@@ -309,6 +316,7 @@ class ModelConfig(TeamHistory, models.Model):
             api_key_env=self.api_key_env,
             request_timeout_s=self.request_timeout_s,
             max_retries=self.max_retries,
+            max_concurrency=self.max_concurrency,
             cost_per_1k_input=float(self.cost_per_1k_input),
             cost_per_1k_output=float(self.cost_per_1k_output),
             cost_per_hour=float(self.cost_per_hour),

@@ -106,8 +106,12 @@ def run_inference(
     user_id: int | None = None,
     purpose: str = "",
     batch_size: int | None = None,
+    progress=None,
 ) -> list[GenerationResult]:
     """Generates with the engine and logs one InferenceCall per request (success or failure).
+
+    progress (engine.types.Progress): told of finished results while the call runs, and asked whether
+    to stop; requests it cancelled come back with finish_reason=cancelled and are not logged.
 
     Never call this inside a transaction: a model call takes seconds to minutes. Raises
     ModelUnavailable (permanent) and TransientBackendError (worth retrying) after logging them.
@@ -125,15 +129,17 @@ def run_inference(
         local = BackendKind(spec.backend) != BackendKind.OPENAI_COMPATIBLE
         cold = local and spec.cache_key not in runtime.loaded_keys()
         started = time.perf_counter()
-        results = runtime.generate(spec, list(requests), batch_size=batch_size)
+        results = runtime.generate(spec, list(requests), batch_size=batch_size, progress=progress)
         elapsed = time.perf_counter() - started
     except (ModelUnavailable, TransientBackendError) as exc:
         _log_calls(
             config, team_id, user_id, purpose, [failed_result(request, str(exc)) for request in requests]
         )
         raise
-    _log_calls(config, team_id, user_id, purpose, results)
-    _record_speed(config, len(requests), sum(max(r.tokens_out, 0) for r in results), elapsed, cold)
+    finished = [r for r in results if r.finish_reason != FinishReason.CANCELLED]
+    _log_calls(config, team_id, user_id, purpose, finished)
+    if len(finished) == len(results):  # a cancelled call says nothing about the model's speed
+        _record_speed(config, len(requests), sum(max(r.tokens_out, 0) for r in results), elapsed, cold)
     return results
 
 

@@ -230,15 +230,15 @@ def _check_cases_provide(version: PromptVersion, cases: list[TestCaseVersion]) -
 
 
 def cancel_experiment(experiment: Experiment, user) -> int:
-    """Stops between batches: queued batches are dropped, batches already generating finish and keep
-    their outputs. Returns the number of runs cancelled."""
+    """Queued batches are dropped; batches already generating stop within seconds (their worker checks
+    about once a second) and keep the outputs they finished. Returns the number of runs cancelled."""
     now = timezone.now()
     by = getattr(user, "username", "") or "someone"
     with transaction.atomic():
         runs = Run.objects.filter(experiment=experiment, status__in=ACTIVE)
         run_ids = list(runs.values_list("pk", flat=True))
         count = runs.update(status=Status.CANCELLED, finished=now, message=f"Cancelled by {by}.")
-        RunBatch.objects.filter(run_id__in=run_ids, status=Status.QUEUED).update(
+        RunBatch.objects.filter(run_id__in=run_ids, status__in=ACTIVE).update(
             status=Status.CANCELLED, finished=now
         )
         Experiment.objects.filter(pk=experiment.pk, status__in=ACTIVE).update(

@@ -40,3 +40,12 @@ def kv_cache_budget_bytes() -> int:
     if configured is None:
         configured = os.environ.get("ASSAY_MODEL_KV_CACHE_MB", 1024)
     return int(float(configured) * 1024 * 1024)
+
+
+def progress_interval_s() -> float:
+    """How often a long call hands its finished outputs to the caller (settings.ASSAY_PROGRESS_INTERVAL_S,
+    default 5 s): the experiment page's progress moves, and a cancel acts, at least this often."""
+    configured = _django_setting("ASSAY_PROGRESS_INTERVAL_S")
+    if configured is None:
+        configured = os.environ.get("ASSAY_PROGRESS_INTERVAL_S", 5)
+    return float(configured)

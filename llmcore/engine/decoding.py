@@ -81,9 +81,13 @@ def generate_batched(
     eos_ids: set[int],
     kv_budget_bytes: int | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    on_finish: Callable[[int, Outcome], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[Outcome]:
     """One Outcome per item, in order. `rows` sequences decode at once (the cache's batch size), fewer
-    when their key/value cache would not fit in kv_budget_bytes."""
+    when their key/value cache would not fit in kv_budget_bytes. on_finish(index, outcome) is called as
+    each item finishes; should_stop() before every step: when it says stop, the items not finished come
+    back CANCELLED with no text."""
     if not items:
         return []
     outcomes = [Outcome() for _ in items]
@@ -119,6 +123,8 @@ def generate_batched(
         outcome.latency_s = clock() - started[index]
         slot_item[slot] = None
         cache.free(slot)
+        if on_finish is not None:
+            on_finish(index, outcome)
 
     def accept(slots: torch.Tensor, step: Step) -> None:
         """Chooses the next token of each listed slot and finishes the rows that are done."""
@@ -196,8 +202,15 @@ def generate_batched(
         counts = None if counts is None else counts[keep_tensor]
         slot_item = [slot_item[slot] for slot in keep]
 
+    def cancel_rest() -> None:
+        for index in [i for i in slot_item if i is not None] + list(pending):
+            outcomes[index] = Outcome(finish_reason=FinishReason.CANCELLED)
+
     admit()
     while True:
+        if should_stop is not None and should_stop():
+            cancel_rest()
+            break
         live = sum(index is not None for index in slot_item)
         if pending and cache.rows - live >= max(1, cache.rows // 8):
             admit()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,14 @@ from .defaults import resolve_source
 from .llama_kernel import LlamaKernel, unsupported_reason
 from .params import InferenceParams
 from .processors import AssayLogitsProcessor
-from .types import FinishReason, GenerationRequest, GenerationResult, ModelSpec, ModelUnavailable
+from .types import (
+    FinishReason,
+    GenerationRequest,
+    GenerationResult,
+    ModelSpec,
+    ModelUnavailable,
+    ProgressReporter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -222,8 +230,13 @@ class TransformersBackend:
         return list(tokenizer("\n\n".join(m["content"] for m in messages))["input_ids"])
 
     def generate(
-        self, requests: list[GenerationRequest], *, batch_size: int | None = None
+        self,
+        requests: list[GenerationRequest],
+        *,
+        batch_size: int | None = None,
+        reporter: ProgressReporter | None = None,
     ) -> list[GenerationResult]:
+        reporter = reporter or ProgressReporter(None)
         results: list[GenerationResult | None] = [None] * len(requests)
         groups: dict[InferenceParams, list[int]] = {}
         for index, request in enumerate(requests):
@@ -250,8 +263,9 @@ class TransformersBackend:
                 prepared.append((index, Item(ids, min(params.max_new_tokens, limit - len(ids)))))
             if not prepared:
                 continue
-            outcomes = self._run(params, [item for _, item in prepared], batch_size)
-            for (index, item), outcome in zip(prepared, outcomes, strict=True):
+
+            def result_of(position: int, outcome: Outcome, prepared=prepared) -> GenerationResult:
+                index, item = prepared[position]
                 results[index] = GenerationResult(
                     key=requests[index].key,
                     text=outcome.text,
@@ -260,9 +274,22 @@ class TransformersBackend:
                     tokens_out=len(outcome.token_ids),
                     latency_s=outcome.latency_s,
                 )
+                return results[index]
+
+            outcomes = self._run(params, [item for _, item in prepared], batch_size, reporter, result_of)
+            for position, outcome in enumerate(outcomes):
+                if results[prepared[position][0]] is None:
+                    result_of(position, outcome)
         return results  # type: ignore[return-value]
 
-    def _run(self, params: InferenceParams, items: list[Item], batch_size: int | None) -> list[Outcome]:
+    def _run(
+        self,
+        params: InferenceParams,
+        items: list[Item],
+        batch_size: int | None,
+        reporter: ProgressReporter,
+        result_of: Callable[[int, Outcome], GenerationResult],
+    ) -> list[Outcome]:
         loaded = self.loaded
         if loaded.kernel is not None:
             return generate_batched(
@@ -273,17 +300,24 @@ class TransformersBackend:
                 rows=batch_size or DEFAULT_ROWS_CPU,
                 eos_ids=loaded.eos_ids,
                 kv_budget_bytes=conf.kv_cache_budget_bytes(),
+                on_finish=lambda position, outcome: reporter.finished(result_of(position, outcome)),
+                should_stop=reporter.tick,
             )
-        outcomes: list[Outcome | None] = [None] * len(items)
+        outcomes_by_index: list[Outcome | None] = [None] * len(items)
         order = sorted(range(len(items)), key=lambda index: len(items[index].prompt_ids))
         size = batch_size or DEFAULT_BATCH_GENERATE
         for start in range(0, len(order), size):
             chunk = order[start : start + size]
+            if reporter.tick():
+                for index in order[start:]:
+                    outcomes_by_index[index] = Outcome(finish_reason=FinishReason.CANCELLED)
+                break
             for index, outcome in zip(
                 chunk, self._generate_padded(params, [items[i] for i in chunk]), strict=True
             ):
-                outcomes[index] = outcome
-        return outcomes  # type: ignore[return-value]
+                outcomes_by_index[index] = outcome
+                reporter.finished(result_of(index, outcome))
+        return outcomes_by_index  # type: ignore[return-value]
 
     def _generate_padded(self, params: InferenceParams, items: list[Item]) -> list[Outcome]:
         """transformers' generate() on a left-padded batch."""

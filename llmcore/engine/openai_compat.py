@@ -3,23 +3,26 @@
 spec.source is the base URL (".../v1"); spec.remote_model names the model on the server; the API key
 is read from the environment variable named by spec.api_key_env on every call and never stored.
 HTTP 429 and 5xx answers and connection errors are retried with exponential backoff (honouring
-Retry-After) up to spec.max_retries times. A batch's requests run concurrently on a small thread pool.
-Only the standard library is used (urllib).
+Retry-After) up to spec.max_retries times.
+
+A batching server (vLLM, TGI, llama.cpp) is only busy when many requests arrive together, so a batch's
+requests are sent concurrently: up to spec.max_concurrency in flight (64 by default), over one pooled,
+kept-alive httpx client per process (llmcore.endpoints.client, which also applies the instance's
+endpoint rules). Finished results are reported as they arrive, and a cancel stops sending.
 """
 
 from __future__ import annotations
 
 import email.utils
-import http.client
 import json
 import os
 import random
-import socket
+import threading
 import time
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+
+import httpx
 
 from llmcore import endpoints
 
@@ -30,10 +33,12 @@ from .types import (
     GenerationResult,
     ModelSpec,
     ModelUnavailable,
+    ProgressReporter,
     TransientBackendError,
 )
 
-MAX_CONCURRENCY = 4
+# How often the batch loop wakes to report finished results and ask whether to stop.
+TICK_S = 0.25
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 30.0
 _FINISH = {
@@ -64,29 +69,63 @@ class OpenAICompatibleBackend:
                 f"{spec.name}: the environment variable {spec.api_key_env} (named as this model's API key "
                 "variable) is not set on this worker"
             )
+        self.concurrency = max(1, spec.max_concurrency)
+        self._client = endpoints.client(self.concurrency)
         self._sleep = sleep
+        self._stop = threading.Event()
 
     def memory_bytes(self) -> int:
         return 0
 
     def generate(
-        self, requests: list[GenerationRequest], *, batch_size: int | None = None
+        self,
+        requests: list[GenerationRequest],
+        *,
+        batch_size: int | None = None,
+        reporter: ProgressReporter | None = None,
     ) -> list[GenerationResult]:
         if not requests:
             return []
-        workers = max(1, min(batch_size or MAX_CONCURRENCY, MAX_CONCURRENCY, len(requests)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            outcomes = list(pool.map(self._one, requests))
+        reporter = reporter or ProgressReporter(None)
+        workers = max(1, min(batch_size or self.concurrency, self.concurrency, len(requests)))
+        outcomes: list[GenerationResult | _Failure | None] = [None] * len(requests)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-compatible")
+        try:
+            futures = {pool.submit(self._one, request): index for index, request in enumerate(requests)}
+            waiting = set(futures)
+            while waiting:
+                done, waiting = wait(waiting, timeout=TICK_S, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = futures[future]
+                    outcome = outcomes[index] = future.result()  # EndpointRefused propagates
+                    if not isinstance(outcome, _Failure):
+                        reporter.finished(outcome)
+                if waiting and reporter.tick():
+                    # Cancelled: requests not sent are dropped, answers still on their way are not awaited.
+                    self._stop.set()
+                    break
+        finally:
+            pool.shutdown(wait=not self._stop.is_set(), cancel_futures=True)
+        if self._stop.is_set():
+            return [
+                self._as_result(request, outcome)
+                if outcome is not None
+                else GenerationResult(key=request.key, text="", finish_reason=FinishReason.CANCELLED)
+                for request, outcome in zip(requests, outcomes, strict=True)
+            ]
         failures = [o for o in outcomes if isinstance(o, _Failure)]
         if failures and len(failures) == len(outcomes) and all(f.transient for f in failures):
             # The server is down or overloaded for the whole batch: worth retrying the batch later.
             raise TransientBackendError(failures[0].message)
-        return [
-            GenerationResult(key=r.key, text="", finish_reason=FinishReason.ERROR, error=o.message)
-            if isinstance(o, _Failure)
-            else o
-            for r, o in zip(requests, outcomes, strict=True)
-        ]
+        return [self._as_result(r, o) for r, o in zip(requests, outcomes, strict=True)]
+
+    @staticmethod
+    def _as_result(request: GenerationRequest, outcome) -> GenerationResult:
+        if isinstance(outcome, _Failure):
+            return GenerationResult(
+                key=request.key, text="", finish_reason=FinishReason.ERROR, error=outcome.message
+            )
+        return outcome
 
     def payload(self, request: GenerationRequest) -> dict:
         params = request.params
@@ -120,40 +159,42 @@ class OpenAICompatibleBackend:
         data = json.dumps(self.payload(request)).encode()
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.spec.api_key_env:
-            headers["Authorization"] = f"Bearer {os.environ.get(self.spec.api_key_env, '')}"
+            headers["Authorization"] = f"Bearer {endpoints.api_key(self.spec.api_key_env)}"
         attempts = max(0, self.spec.max_retries) + 1
         last: _Failure | None = None
         for attempt in range(attempts):
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return self._timeout(request, started, last)
+            if self._stop.is_set():
+                return _Failure("cancelled before it was sent", False)
             timeout = min(self.spec.request_timeout_s, remaining)
             retry_after: float | None = None
             try:
-                http_request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-                with endpoints.urlopen(http_request, timeout=timeout) as response:
-                    raw = response.read()
-                return self._parse(request, raw, started)
-            except urllib.error.HTTPError as exc:
-                body = _excerpt(exc.read())
-                transient = exc.code == 429 or exc.code >= 500
-                last = _Failure(f"HTTP {exc.code} from {self.url}: {body}", transient)
-                if not transient:
-                    return last
-                retry_after = _retry_after(exc.headers.get("Retry-After"))
-            except TimeoutError:
+                response = self._client.post(self.url, content=data, headers=headers, timeout=timeout)
+            except httpx.TimeoutException:
                 if time.perf_counter() >= deadline:
                     return self._timeout(request, started, last)
                 last = _Failure(f"no answer from {self.url} within {timeout:.1f} s", True)
-            except urllib.error.URLError as exc:
-                if isinstance(exc.reason, TimeoutError | socket.timeout):
-                    if time.perf_counter() >= deadline:
-                        return self._timeout(request, started, last)
-                    last = _Failure(f"no answer from {self.url} within {timeout:.1f} s", True)
-                else:
-                    last = _Failure(f"cannot reach {self.url}: {exc.reason}", True)
-            except (OSError, http.client.HTTPException) as exc:
-                last = _Failure(f"cannot reach {self.url}: {exc}", True)
+            except (httpx.TransportError, OSError) as exc:
+                last = _Failure(f"cannot reach {self.url}: {exc or type(exc).__name__}", True)
+            else:
+                if response.is_success:
+                    return self._parse(request, response.content, started)
+                status = response.status_code
+                body = _excerpt(response.content)
+                if response.is_redirect:
+                    where = response.headers.get("Location", "")
+                    return _Failure(
+                        f"HTTP {status} from {self.url}: the server redirects to {where or 'another address'}; "
+                        "redirects are not followed (the API key would go along): register the final URL",
+                        False,
+                    )
+                transient = status == 429 or status >= 500
+                last = _Failure(f"HTTP {status} from {self.url}: {body}", transient)
+                if not transient:
+                    return last
+                retry_after = _retry_after(response.headers.get("Retry-After"))
             if attempt + 1 < attempts:
                 delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt) * (1 + random.random() / 4)
                 if retry_after is not None:

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 from . import conf
 from .params import InferenceParams
-from .types import Backend, BackendKind, GenerationRequest, GenerationResult, ModelSpec
+from .types import (
+    Backend,
+    BackendKind,
+    FinishReason,
+    GenerationRequest,
+    GenerationResult,
+    ModelSpec,
+    Progress,
+    ProgressReporter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +35,20 @@ _loaded: OrderedDict[tuple, object] = OrderedDict()  # cache key -> local.Loaded
 
 
 def generate(
-    spec: ModelSpec, requests: Sequence[GenerationRequest], *, batch_size: int | None = None
+    spec: ModelSpec,
+    requests: Sequence[GenerationRequest],
+    *,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
 ) -> list[GenerationResult]:
     """One result per request, in order. Requests are grouped by parameters and generated in batches
     (batch_size: sequences decoded at once; None lets the backend choose). Cost is filled in from the
-    spec's rates: tokens x price per 1k, plus wall time x hourly rate shared by the items of a call in
-    proportion to their tokens."""
+    spec's rates: tokens x price per 1k, plus wall time x hourly rate shared by the items finished in
+    the same interval in proportion to their tokens.
+
+    With a progress, finished results are reported as the call goes (every ASSAY_PROGRESS_INTERVAL_S),
+    each once and priced, and its cancelled() is asked about once a second: when it says stop, the
+    requests not finished come back with finish_reason=cancelled (and are not reported)."""
     requests = list(requests)
     backend = get_backend(spec)
     results: list[GenerationResult | None] = [None] * len(requests)
@@ -39,14 +56,55 @@ def generate(
     for index, request in enumerate(requests):
         groups.setdefault(request.params, []).append(index)
     for indices in groups.values():
-        started = time.perf_counter()
-        group_results = backend.generate([requests[i] for i in indices], batch_size=batch_size)
-        elapsed = time.perf_counter() - started
-        for result, cost in zip(group_results, item_costs(spec, group_results, elapsed), strict=True):
-            result.cost = cost
+        priced = _PricedProgress(spec, progress)
+        interval = conf.progress_interval_s()
+        reporter = ProgressReporter(
+            priced if progress is not None else None, interval_s=interval, poll_s=min(1.0, interval)
+        )
+        group_results = backend.generate(
+            [requests[i] for i in indices], batch_size=batch_size, reporter=reporter
+        )
+        reporter.flush()
+        priced.finish(group_results)
         for index, result in zip(indices, group_results, strict=True):
             results[index] = result
     return results  # type: ignore[return-value]
+
+
+class _PricedProgress:
+    """Prices results as they are reported (the time since the previous report is shared by the
+    results it brought), then passes them on."""
+
+    def __init__(self, spec: ModelSpec, progress: Progress | None):
+        self.spec = spec
+        self.progress = progress
+        self.mark = time.perf_counter()
+        self.reported: set[int] = set()
+
+    def report(self, results: list[GenerationResult]) -> None:
+        self._price(results)
+        self.reported.update(id(result) for result in results)
+        if self.progress is not None:
+            self.progress.report(results)
+
+    def cancelled(self) -> bool:
+        return self.progress is not None and self.progress.cancelled()
+
+    def finish(self, results: list[GenerationResult]) -> None:
+        """The results not reported yet (finished last, or failed before generating)."""
+        rest = [
+            result
+            for result in results
+            if id(result) not in self.reported and result.finish_reason != FinishReason.CANCELLED
+        ]
+        if rest:
+            self.report(rest)
+
+    def _price(self, results: list[GenerationResult]) -> None:
+        now = time.perf_counter()
+        elapsed, self.mark = now - self.mark, now
+        for result, cost in zip(results, item_costs(self.spec, results, elapsed), strict=True):
+            result.cost = cost
 
 
 def item_costs(spec: ModelSpec, results: list[GenerationResult], elapsed_s: float) -> list[float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -20,6 +22,7 @@ class FinishReason(StrEnum):
     LENGTH = "length"  # max_new_tokens reached
     TIMEOUT = "timeout"
     ERROR = "error"
+    CANCELLED = "cancelled"  # the caller stopped the call before this request finished: not an output
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class ModelSpec:
     api_key_env: str = ""
     request_timeout_s: float = 60.0
     max_retries: int = 3
+    # Requests in flight at once: a batching server (vLLM, llama.cpp) is starved by a handful.
+    max_concurrency: int = 64
     # Prices: hosted models per 1k tokens; local models per hardware-hour of wall time.
     cost_per_1k_input: float = 0.0
     cost_per_1k_output: float = 0.0
@@ -84,7 +89,7 @@ class GenerationResult:
 
     @property
     def ok(self) -> bool:
-        return self.finish_reason != FinishReason.ERROR
+        return self.finish_reason not in (FinishReason.ERROR, FinishReason.CANCELLED)
 
 
 class ModelUnavailable(Exception):
@@ -95,15 +100,77 @@ class TransientBackendError(Exception):
     """A failure worth retrying later (HTTP 429/5xx after retries, connection refused)."""
 
 
+class Progress(Protocol):
+    """What a long engine call reports to its caller while it runs."""
+
+    def report(self, results: list[GenerationResult]) -> None:
+        """Results that finished since the last report, each reported once, with its cost."""
+        ...
+
+    def cancelled(self) -> bool:
+        """True when the caller wants the call stopped: requests not finished come back CANCELLED."""
+        ...
+
+
+class ProgressReporter:
+    """Between a backend and the caller's Progress: buffers finished results and hands them over at
+    most every `interval_s` seconds, and asks whether to stop at most every `poll_s` seconds (the
+    caller's answer may cost a database query). Without a Progress it does nothing."""
+
+    def __init__(
+        self,
+        progress: Progress | None,
+        *,
+        interval_s: float = 5.0,
+        poll_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.progress = progress
+        self.interval_s = interval_s
+        self.poll_s = poll_s
+        self.clock = clock
+        self._buffer: list[GenerationResult] = []
+        self._last_report = self._last_poll = clock()
+        self._stopped = False
+
+    def finished(self, result: GenerationResult) -> None:
+        if self.progress is not None:
+            self._buffer.append(result)
+
+    def tick(self) -> bool:
+        """Called from the backend's loop: reports when due; True when the call should stop."""
+        if self.progress is None:
+            return False
+        now = self.clock()
+        if self._buffer and now - self._last_report >= self.interval_s:
+            self.flush()
+        if not self._stopped and now - self._last_poll >= self.poll_s:
+            self._last_poll = now
+            self._stopped = bool(self.progress.cancelled())
+        return self._stopped
+
+    def flush(self) -> None:
+        if self.progress is not None and self._buffer:
+            batch, self._buffer = self._buffer, []
+            self._last_report = self.clock()
+            self.progress.report(batch)
+
+
 class Backend(Protocol):
     spec: ModelSpec
 
     def generate(
-        self, requests: list[GenerationRequest], *, batch_size: int | None = None
+        self,
+        requests: list[GenerationRequest],
+        *,
+        batch_size: int | None = None,
+        reporter: ProgressReporter | None = None,
     ) -> list[GenerationResult]:
         """One result per request, in order. One bad request fails alone (finish_reason=error).
 
-        batch_size: sequences generated at once (None: the backend's default)."""
+        batch_size: sequences generated at once (None: the backend's default). reporter: told of each
+        result as it finishes (`finished`), and ticked from the backend's loop; when a tick says stop,
+        unfinished requests come back with finish_reason=cancelled."""
         ...
 
     def memory_bytes(self) -> int:

@@ -9,7 +9,7 @@ from experiments.importing import CaseData
 from experiments.models import Generation, Run, RunBatch, Score, Status
 from experiments.services import datasets, grid
 from llmcore.engine.params import InferenceParams
-from llmcore.engine.types import ModelUnavailable
+from llmcore.engine.types import FinishReason, GenerationResult, ModelUnavailable
 from llmcore.models import InferenceCall, TeamBudget
 from llmcore.services import BudgetExceeded
 from tests.experiments.factories import drive, make_dataset, make_experiment, make_model, make_prompt
@@ -149,6 +149,87 @@ def test_cancel_stops_between_batches(
     assert run.status == Status.CANCELLED and Generation.objects.filter(run=run).count() == 2
     experiment.refresh_from_db()
     assert experiment.status == Status.CANCELLED and "Cancelled by olivia" in experiment.message
+
+
+def one_at_a_time(during=None):
+    """A stand-in engine that finishes one request at a time and reports each as it finishes, asking
+    about a cancel in between, as the real engine does every step; during(n) runs after the n-th."""
+    from tests.llmcore.registry_fakes import echo_generate
+
+    def generate(spec, requests, batch_size=None, progress=None):
+        results = []
+        for number, request in enumerate(requests, start=1):
+            if progress is not None and progress.cancelled():
+                results.append(GenerationResult(request.key, "", FinishReason.CANCELLED))
+                continue
+            (result,) = echo_generate(spec, [request])
+            results.append(result)
+            if progress is not None:
+                progress.report([result])
+            if during is not None:
+                during(number)
+        return results
+
+    return generate
+
+
+def test_outputs_are_saved_and_handed_to_scoring_while_the_batch_is_still_generating(
+    team, owner, engine, monkeypatch, django_capture_on_commit_callbacks
+):
+    from llmcore.engine import runtime
+
+    experiment = start(
+        make_experiment(team, owner, dataset=make_dataset(team, cases=4, author=owner)),
+        owner,
+        django_capture_on_commit_callbacks,
+    )
+    ((batch_id, _queue),) = execution.plan_experiment(experiment.pk).batches
+    saved_while_running: list[int] = []
+    monkeypatch.setattr(
+        runtime,
+        "generate",
+        one_at_a_time(
+            lambda n: saved_while_running.append(
+                Generation.objects.filter(run__experiment=experiment).count()
+            )
+        ),
+    )
+    handed: list[list[int]] = []
+
+    outcome = execution.generate_batch(batch_id, worker="w", on_saved=lambda run_id, ids: handed.append(ids))
+
+    assert saved_while_running == [1, 2, 3, 4]  # the progress bar moves inside the batch
+    assert [len(ids) for ids in handed] == [1, 1, 1, 1]
+    assert outcome.status == "generated" and outcome.generation_ids == []  # each handed over once
+    assert experiment.runs.get().status == Status.DONE
+
+
+def test_a_cancel_stops_the_batch_that_is_generating_and_keeps_what_it_finished(
+    team, owner, engine, monkeypatch, django_capture_on_commit_callbacks
+):
+    from llmcore.engine import runtime
+
+    experiment = start(
+        make_experiment(team, owner, dataset=make_dataset(team, cases=6, author=owner)),
+        owner,
+        django_capture_on_commit_callbacks,
+    )
+    ((batch_id, _queue),) = execution.plan_experiment(experiment.pk).batches
+
+    def user_cancels_after_the_second(number):
+        if number == 2:
+            grid.cancel_experiment(experiment, owner)
+
+    monkeypatch.setattr(runtime, "generate", one_at_a_time(user_cancels_after_the_second))
+    handed: list[int] = []
+    outcome = execution.generate_batch(batch_id, worker="w", on_saved=lambda run_id, ids: handed.extend(ids))
+
+    run = experiment.runs.get()
+    assert outcome.status == "cancelled"
+    assert sorted(handed) == sorted(Generation.objects.filter(run=run).values_list("pk", flat=True))
+    assert len(handed) == 2 and not Generation.objects.filter(run=run, finish_reason="cancelled").exists()
+    assert run.status == Status.CANCELLED and RunBatch.objects.get(pk=batch_id).status == Status.CANCELLED
+    assert InferenceCall.objects.filter(team=team, purpose="experiment").count() == 2
 
 
 def test_an_unchanged_cell_run_again_reuses_its_outputs_and_keeps_repeats_apart(

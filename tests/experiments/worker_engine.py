@@ -33,9 +33,11 @@ def _install() -> None:
         runtime = importlib.import_module("llmcore.engine.runtime")
         generate = runtime.generate
 
-    def delayed(spec, requests, batch_size=None):
+    def delayed(spec, requests, batch_size=None, progress=None):
         time.sleep(DELAY_S)
-        return generate(spec, requests, batch_size=batch_size)
+        if generate is echo_generate:  # the stand-in finishes everything at once: nothing to report early
+            return generate(spec, requests, batch_size=batch_size)
+        return generate(spec, requests, batch_size=batch_size, progress=progress)
 
     runtime.generate = delayed
 

@@ -36,7 +36,7 @@ def install_fake_engine(monkeypatch, generate=echo_generate) -> list:
     """Replaces runtime.generate; returns a list that records each call's (spec, requests, batch_size)."""
     calls: list = []
 
-    def recording(spec, requests, batch_size=None):
+    def recording(spec, requests, batch_size=None, progress=None):
         calls.append((spec, list(requests), batch_size))
         return generate(spec, requests, batch_size=batch_size)
 

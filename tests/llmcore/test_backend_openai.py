@@ -18,8 +18,10 @@ from llmcore.engine.types import (
     GenerationRequest,
     ModelSpec,
     ModelUnavailable,
+    ProgressReporter,
     TransientBackendError,
 )
+from tests.llmcore.vllm_fake import BatchingServer
 
 
 def completion(text="Paris.", finish="stop", prompt_tokens=12, completion_tokens=3) -> dict:
@@ -91,7 +93,7 @@ def spec_for(server: FakeServer, **changes) -> ModelSpec:
         "backend": BackendKind.OPENAI_COMPATIBLE,
         "source": server.base_url,
         "remote_model": "gpt-test",
-        "api_key_env": "ASSAY_TEST_API_KEY",
+        "api_key_env": "ASSAY_MODEL_KEY_TEST",
         "max_retries": 2,
         "request_timeout_s": 5.0,
         **changes,
@@ -101,7 +103,7 @@ def spec_for(server: FakeServer, **changes) -> ModelSpec:
 
 @pytest.fixture(autouse=True)
 def api_key(monkeypatch, settings):
-    monkeypatch.setenv("ASSAY_TEST_API_KEY", "sk-test-123")
+    monkeypatch.setenv("ASSAY_MODEL_KEY_TEST", "sk-test-123")
     # The fake servers listen on loopback, which models may call only when it is listed explicitly.
     settings.ASSAY_MODEL_HOSTS = ["127.0.0.1"]
 
@@ -206,10 +208,10 @@ def test_an_unreachable_server_is_transient():
 
 
 def test_a_missing_api_key_variable_is_named(monkeypatch):
-    monkeypatch.delenv("ASSAY_TEST_API_KEY")
+    monkeypatch.delenv("ASSAY_MODEL_KEY_TEST")
     with (
         FakeServer([(200, completion())]) as server,
-        pytest.raises(ModelUnavailable, match="ASSAY_TEST_API_KEY"),
+        pytest.raises(ModelUnavailable, match="ASSAY_MODEL_KEY_TEST"),
     ):
         runtime.get_backend(spec_for(server))
 
@@ -220,3 +222,63 @@ def test_requests_of_a_batch_run_concurrently():
         results = runtime.generate(spec_for(server), [ask(str(i)) for i in range(4)])
     assert all(r.ok for r in results)
     assert time.perf_counter() - started < 1.2  # four 0.4 s answers, not one after another
+
+
+# -- a batching server (vLLM's OpenAI-compatible server) ------------------------------------------------------
+
+
+def test_a_batching_server_gets_the_whole_batch_at_once_over_kept_alive_connections():
+    with BatchingServer(delay_s=0.3) as server:
+        spec = spec_for(server, name="vllm")  # default: 64 requests in flight
+        started = time.perf_counter()
+        first = runtime.generate(spec, [ask(f"case {i}") for i in range(64)])
+        elapsed = time.perf_counter() - started
+        second = runtime.generate(spec, [ask(f"again {i}") for i in range(64)])
+    assert [r.text for r in first] == [f"echo: case {i}" for i in range(64)]
+    assert all(r.ok for r in second)
+    assert server.max_in_flight >= 48  # 4 at a time would take 16 rounds of 0.3 s
+    assert elapsed < 2.5
+    # The second batch reuses the first one's connections instead of opening new ones.
+    assert len(server.connections) <= 64 + 8
+
+
+def test_concurrency_is_set_per_model():
+    with BatchingServer(delay_s=0.1) as server:
+        results = runtime.generate(
+            spec_for(server, name="rate-limited", max_concurrency=3), [ask() for _ in range(12)]
+        )
+    assert all(r.ok for r in results)
+    assert server.max_in_flight == 3
+
+
+def test_429_and_5xx_are_retried_under_load():
+    with BatchingServer(delay_s=0.01, status_script=[429, 503, 429]) as server:
+        backend = OpenAICompatibleBackend(spec_for(server, name="busy", max_retries=3), sleep=Sleeps())
+        results = backend.generate([ask(str(i)) for i in range(8)])
+    assert all(r.ok for r in results)
+    assert len(server.requests) == 8 + 3
+
+
+def test_results_are_reported_as_they_arrive_and_a_cancel_stops_sending():
+    class StopAfterFirst:
+        def __init__(self):
+            self.reports = []
+
+        def report(self, results):
+            self.reports.append(list(results))
+
+        def cancelled(self):
+            return bool(self.reports)
+
+    progress = StopAfterFirst()
+    with BatchingServer(delay_s=0.2) as server:
+        backend = OpenAICompatibleBackend(spec_for(server, name="cancelled", max_concurrency=2))
+        started = time.perf_counter()
+        results = backend.generate(
+            [ask(str(i)) for i in range(40)], reporter=ProgressReporter(progress, interval_s=0, poll_s=0)
+        )
+        elapsed = time.perf_counter() - started
+    kept = [r for r in results if r.finish_reason != FinishReason.CANCELLED]
+    assert progress.reports and 1 <= len(kept) <= 4
+    assert len(server.requests) <= 6  # 40 requests at 2 in flight would take 4 s
+    assert elapsed < 1.5

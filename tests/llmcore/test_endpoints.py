@@ -34,7 +34,7 @@ HOSTED = {
 
 @pytest.fixture(autouse=True)
 def _test_key(monkeypatch):
-    monkeypatch.setenv("ASSAY_TEST_API_KEY", "sk-test-123")
+    monkeypatch.setenv("ASSAY_MODEL_KEY_TEST", "sk-test-123")
 
 
 def resolves_to(*addresses):

@@ -11,7 +11,14 @@ import pytest
 from llmcore.engine import decoding
 from llmcore.engine.local import TransformersBackend, load_pretrained
 from llmcore.engine.params import InferenceParams
-from llmcore.engine.types import BackendKind, FinishReason, GenerationRequest, GenerationResult, ModelSpec
+from llmcore.engine.types import (
+    BackendKind,
+    FinishReason,
+    GenerationRequest,
+    GenerationResult,
+    ModelSpec,
+    ProgressReporter,
+)
 
 PROMPTS = [
     "Hello world",
@@ -312,3 +319,65 @@ def test_runtime_fills_in_the_cost_of_each_item(engine_runtime, tiny_model_dir):
     spec = tiny_spec(tiny_model_dir, cost_per_hour=3600.0)
     results = engine_runtime.generate(spec, requests_for(PROMPTS[:2]))
     assert all(r.cost > 0 for r in results)
+
+
+# -- progress and cancel within a call --------------------------------------------------------------------
+
+
+class Recorder:
+    """A caller's Progress: keeps what was reported; says stop once `stop_after` results came in."""
+
+    def __init__(self, stop_after: int | None = None):
+        self.reports: list[list[GenerationResult]] = []
+        self.stop_after = stop_after
+
+    def report(self, results):
+        self.reports.append(list(results))
+
+    def cancelled(self):
+        return self.stop_after is not None and sum(map(len, self.reports)) >= self.stop_after
+
+
+def reporter_for(progress) -> ProgressReporter:
+    return ProgressReporter(progress, interval_s=0, poll_s=0)
+
+
+@pytest.mark.parametrize("path", ["fast", "reference"])
+def test_finished_results_are_reported_during_the_call_each_once(path, request):
+    backend = request.getfixturevalue(path)
+    progress = Recorder()
+    reporter = reporter_for(progress)
+    results = backend.generate(requests_for(PROMPTS * 2), batch_size=3, reporter=reporter)
+    reporter.flush()
+    reported = [r.key for report in progress.reports for r in report]
+    assert len(progress.reports) > 1  # not all at the end
+    assert sorted(reported) == sorted(r.key for r in results) and len(set(reported)) == len(reported)
+
+
+@pytest.mark.parametrize("path", ["fast", "reference"])
+def test_a_cancel_stops_the_call_and_keeps_what_finished(path, request):
+    backend = request.getfixturevalue(path)
+    progress = Recorder(stop_after=2)
+    reporter = reporter_for(progress)
+    results = backend.generate(requests_for(PROMPTS * 4), batch_size=2, reporter=reporter)
+    reporter.flush()
+    kept = [r for r in results if r.finish_reason != FinishReason.CANCELLED]
+    cancelled = [r for r in results if r.finish_reason == FinishReason.CANCELLED]
+    assert 2 <= len(kept) < len(results) and cancelled
+    assert all(r.text == "" and not r.ok for r in cancelled)
+    assert {r.key for report in progress.reports for r in report} == {r.key for r in kept}
+
+
+def test_runtime_prices_reported_results_and_never_reports_cancelled_ones(
+    engine_runtime, tiny_model_dir, settings
+):
+    from llmcore.engine import runtime
+
+    settings.ASSAY_PROGRESS_INTERVAL_S = 0
+    spec = tiny_spec(tiny_model_dir, cost_per_1k_input=1.0, cost_per_1k_output=2.0)
+    progress = Recorder(stop_after=1)
+    results = runtime.generate(spec, requests_for(PROMPTS * 4), batch_size=1, progress=progress)
+    reported = [r for report in progress.reports for r in report]
+    assert reported and all(r.cost > 0 for r in reported)
+    assert all(r.finish_reason != FinishReason.CANCELLED for r in reported)
+    assert any(r.finish_reason == FinishReason.CANCELLED for r in results)
