@@ -11,8 +11,15 @@ rendered prompts in one call, its best configuration (`engine_s`). Rounds altern
 elsewhere on the machine hits both; the best of each is kept. `overhead_vs_engine` = wall_s / engine_s;
 the target is < 1.10.
 
-The last line printed is one JSON object with cases, wall_s, tokens_per_s, overhead_vs_engine and the
-figures behind them.
+Before that, what a new user feels (`--first-cases 128`, 48 tokens, a summary prompt with a `contains`
+scorer): a fresh worker is started and sent the warm-up task as `make run` sends it, a first experiment
+is started at once and timed from `start_experiment` until every output is scored (`cold_s`), then a
+second one like it on the same worker (`warm_s`). The model file's one-time conversion is done by this
+process beforehand (it is cached on disk, as after a first `make run`), so `cold_minus_warm_s` is what
+a worker's start still costs the first experiment: its model load and whatever else is paid once.
+
+The last line printed is one JSON object with cases, wall_s, tokens_per_s, overhead_vs_engine, cold_s,
+warm_s and the figures behind them.
 """
 
 from __future__ import annotations
@@ -91,7 +98,20 @@ def ticket_text(i: int) -> str:
     )
 
 
-def build(cases: int, max_new_tokens: int, suffix: str):
+SUMMARY = PromptContent(
+    system_prompt="You are a support assistant.",
+    instruction="Summarise this support ticket in one sentence for the agent who will answer it.\n\n"
+    "Ticket: {{ticket}}",
+)
+CONTAINS = {
+    "name": "contains",
+    "params": {"strings": ["ticket", "customer"]},
+    "threshold": 1.0,
+    "weight": 1.0,
+}
+
+
+def build(cases: int, max_new_tokens: int, suffix: str, content: PromptContent | None = None, scorers=()):
     team, _ = Team.objects.get_or_create(slug=f"bench-{suffix}", defaults={"name": f"Bench {suffix}"})
     user = make_user(f"bench-{suffix}-{os.getpid()}", team=team, role="admin")
     model = {m.name: m for m in enable_default_models(team)}[DEFAULT_GENERATOR_NAME]
@@ -99,7 +119,7 @@ def build(cases: int, max_new_tokens: int, suffix: str):
     datasets.import_cases(
         dataset, user, [CaseData(key=f"B-{i:05d}", inputs={"ticket": ticket_text(i)}) for i in range(cases)]
     )
-    content = PromptContent(
+    content = content or PromptContent(
         system_prompt="You are a support triage assistant.",
         instruction="Classify this support ticket into one topic: billing, technical, account or shipping, "
         "and say why in one sentence.\n\nTicket: {{ticket}}",
@@ -111,6 +131,7 @@ def build(cases: int, max_new_tokens: int, suffix: str):
         prompt_versions=[prompt.versions.get()],
         model_configs=[model],
         param_sets=[grid.ParamSet("greedy", InferenceParams(temperature=0, max_new_tokens=max_new_tokens))],
+        scorers=list(scorers),
         reuse_cached=False,
     )
     return user, model, grid.save_experiment(team, user, spec)
@@ -145,6 +166,19 @@ def run_to_end(experiment: Experiment, user, timeout: float) -> float:
             f"the experiment ended {experiment.status}: {experiment.message}\n{_runs(experiment)}"
         )
     return wall
+
+
+def run_until_scored(experiment: Experiment, user, timeout: float) -> float:
+    """From start until the experiment is done and every output without an error is scored."""
+    started = time.perf_counter()
+    run_to_end(experiment, user, timeout)
+    deadline = time.monotonic() + timeout
+    outputs = Generation.objects.filter(run__experiment=experiment, error="")
+    while outputs.filter(scored__isnull=True).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"outputs were not scored in {timeout:.0f} s; see {WORK / 'worker.log'}")
+        time.sleep(0.1)
+    return time.perf_counter() - started
 
 
 def _runs(experiment: Experiment) -> str:
@@ -204,19 +238,43 @@ def main() -> None:
     )
     parser.add_argument("--pool", default="prefork", help="the worker's pool: prefork (as deployed) or solo")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--first-cases", type=int, default=128, help="cases of the cold and warm experiments (0: skip them)"
+    )
+    parser.add_argument("--first-tokens", type=int, default=48)
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
     suffix = str(int(time.time()))
     warm_user, model, warm = build(4, args.max_new_tokens, f"{suffix}-warm")
     rounds = [build(args.cases, args.max_new_tokens, f"{suffix}-{i}") for i in range(args.rounds)]
+    firsts = [
+        build(args.first_cases, args.first_tokens, f"{suffix}-{name}", SUMMARY, [CONTAINS])
+        for name in ("cold", "warm")
+    ] if args.first_cases else []  # fmt: skip
 
     from llmcore.engine import runtime
 
     runtime.generate(model.to_spec(), engine_requests_for(warm, 8))  # load the model in this process too
     worker = start_worker(args.batch_items, args.pool)
     walls, engines, tokens, engine_tokens, errors, in_batches, chunked = [], [], [], [], [], [], []
+    first_figures = {}
     try:
+        if firsts:
+            from config.celery import app
+
+            app.send_task("llmcore.warm_up", queue="cpu")  # as `make run` does once the worker answers
+            cold_s, warm_s = (run_until_scored(e, u, args.timeout) for u, _, e in firsts)
+            first_figures = {
+                "first_cases": args.first_cases,
+                "first_tokens": args.first_tokens,
+                "cold_s": round(cold_s, 2),
+                "warm_s": round(warm_s, 2),
+                "cold_minus_warm_s": round(cold_s - warm_s, 2),
+            }
+            print(
+                f"first experiment on a fresh worker {cold_s:.1f} s, the next {warm_s:.1f} s", file=sys.stderr
+            )
         warm_s = run_to_end(warm, warm_user, args.timeout)  # the worker loads the model once
         print(f"worker warm-up (loads the model): {warm_s:.1f} s", file=sys.stderr)
         for user, _, experiment in rounds:
@@ -264,6 +322,7 @@ def main() -> None:
         "outside_batches_share": round(1 - in_batches[best] / walls[best], 4),
         "pool": args.pool,
         "database": os.environ.get("DATABASE_URL", "sqlite").split(":")[0],
+        **first_figures,
     }
     print(json.dumps(figures))
 

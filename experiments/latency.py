@@ -9,6 +9,10 @@ token (time to first token: the prompt's prefill) and with the run's parameters 
 token). Their p50 and p95 are stored on the run (`Run.single_latency`) and feed the latency limit.
 
 The sample calls go through the same guards (PII policy) and usage log as the run's own calls.
+
+A sample gives way to experiments: while batches wait on the run's queue, `measure_run` returns DEFERRED
+without claiming (or, between its calls, releases its claim), and the task tries again later, so a second experiment started right after the first
+does not wait behind the first one's latency sample.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ from llmcore.engine.types import GenerationRequest
 from llmcore.stats import latency_percentiles
 
 from .guards import apply_outbound_guards
-from .models import Generation, Run, Status
+from .models import Generation, Run, RunBatch, Status
 from .rendering import PromptError, render_prompt
 from .signals import send_evidence_changed
 
 log = logging.getLogger(__name__)
 
 MEASURING = "measuring"
+DEFERRED = {"status": "deferred"}
 
 
 def sample_size() -> int:
@@ -47,10 +52,24 @@ def claim(run_id: int) -> bool:
     )
 
 
-def measure_run(run_id: int) -> dict | None:
-    """Measures and stores the run's single-request latency; None when there is nothing to measure."""
+def batches_waiting(queue: str) -> bool:
+    """Are batches of some run queued on this queue (work a person is waiting for)?"""
+    return RunBatch.objects.filter(
+        status=Status.QUEUED, run__queue=queue, run__status__in=(Status.QUEUED, Status.RUNNING)
+    ).exists()
+
+
+def measure_run(run_id: int, give_way: bool = True) -> dict | None:
+    """Measures and stores the run's single-request latency; None when there is nothing to measure,
+    DEFERRED while experiments' batches wait on the run's queue (when `give_way`)."""
     size = sample_size()
-    if size == 0 or not claim(run_id):
+    if size == 0:
+        return None
+    if give_way:
+        queue = Run.objects.filter(pk=run_id).values_list("queue", flat=True).first()
+        if queue is not None and batches_waiting(queue):
+            return DEFERRED
+    if not claim(run_id):
         return None
     run = Run.objects.select_related("experiment", "prompt_version").get(pk=run_id)
     outputs = (
@@ -73,6 +92,9 @@ def measure_run(run_id: int) -> dict | None:
     requests = apply_outbound_guards(run, requests).requests
     firsts, wholes, errors = [], [], 0
     for request in requests:  # one at a time: that is the point
+        if give_way and batches_waiting(run.queue):  # an experiment was started meanwhile: let it go first
+            Run.objects.filter(pk=run_id, single_latency={"status": MEASURING}).update(single_latency=None)
+            return DEFERRED
         try:
             (result,) = llm_services.run_inference(
                 run.model_id,

@@ -20,6 +20,8 @@ from .models import Run, Status
 log = logging.getLogger(__name__)
 
 GENERATE_SOFT_TIME_LIMIT_S = 20 * 60
+LATENCY_RETRY_S = 20  # a latency sample that gave way to an experiment's batches tries again after this
+LATENCY_MAX_DEFERRALS = 90  # then it measures anyway (half an hour of continuous experiments)
 GENERATE_TIME_LIMIT_S = GENERATE_SOFT_TIME_LIMIT_S + 60
 TRANSIENT_RETRIES = 4
 
@@ -98,8 +100,13 @@ def enqueue_scoring(run_id: int, generation_ids: list[int]) -> None:
     soft_time_limit=GENERATE_SOFT_TIME_LIMIT_S,
     time_limit=GENERATE_TIME_LIMIT_S,
 )
-def measure_latency(run_id: int) -> dict:
-    return latency.measure_run(run_id) or {"status": "skipped"}
+def measure_latency(run_id: int, deferrals: int = 0) -> dict:
+    figures = latency.measure_run(run_id, give_way=deferrals < LATENCY_MAX_DEFERRALS)
+    if figures is latency.DEFERRED:
+        queue = Run.objects.filter(pk=run_id).values_list("queue", flat=True).first() or "cpu"
+        measure_latency.apply_async((run_id, deferrals + 1), queue=queue, countdown=LATENCY_RETRY_S)
+        return dict(latency.DEFERRED)
+    return figures or {"status": "skipped"}
 
 
 def enqueue_latency_sample(run_id: int) -> None:

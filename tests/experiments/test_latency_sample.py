@@ -114,3 +114,59 @@ def test_pages_say_which_figure_is_which(finished_run, team, owner, client):
     page = client.get(reverse("experiments:experiment_detail", args=[team.slug, experiment.code])).text
     assert "0.80 / 0.80 s" in page and "in a batch of ≤6: 0.60 / 0.60 s" in page
     assert Run.objects.get(pk=finished_run.pk).single_request["cases"] == 3
+
+
+def second_experiment(finished_run, team, owner):
+    """Another experiment on the same model (so on the same queue)."""
+    first = finished_run.experiment
+    return make_experiment(
+        team,
+        owner,
+        dataset=make_dataset(team, cases=4, author=owner, name="Second"),
+        models=list(first.model_configs.all()),
+        name="Second",
+    )
+
+
+def test_the_sample_gives_way_while_another_experiments_batches_wait(
+    finished_run, engine, team, owner, django_capture_on_commit_callbacks, monkeypatch
+):
+    waiting = second_experiment(finished_run, team, owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        grid.start_experiment(waiting, owner, "admin")
+    from experiments import execution
+
+    execution.plan_experiment(waiting.pk)  # its batches are queued on the same "cpu" queue
+    engine.clear()
+    assert latency.measure_run(finished_run.pk) is latency.DEFERRED
+    assert not engine and Run.objects.get(pk=finished_run.pk).single_latency is None  # not claimed
+
+    sent = []
+    monkeypatch.setattr(
+        tasks.measure_latency, "apply_async", lambda args, queue, countdown: sent.append((args, countdown))
+    )
+    assert tasks.measure_latency(finished_run.pk) == {"status": "deferred"}
+    assert sent == [((finished_run.pk, 1), tasks.LATENCY_RETRY_S)]
+    # It does not wait for ever: after enough deferrals it measures anyway.
+    figures = tasks.measure_latency(finished_run.pk, tasks.LATENCY_MAX_DEFERRALS)
+    assert figures["cases"] == 3 and len(sent) == 1
+
+
+def test_the_sample_runs_once_the_queue_is_free(
+    finished_run, engine, team, owner, django_capture_on_commit_callbacks
+):
+    waiting = second_experiment(finished_run, team, owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        grid.start_experiment(waiting, owner, "admin")
+    drive(waiting.pk)  # the other experiment ran to its end: nothing waits any more
+    assert latency.measure_run(finished_run.pk)["cases"] == 3
+
+
+def test_a_sample_under_way_stops_when_an_experiment_is_started(finished_run, engine, monkeypatch):
+    # Before claiming, then before each call: the third call finds a new experiment's batches queued.
+    checks = iter([False, False, False, True])
+    monkeypatch.setattr(latency, "batches_waiting", lambda queue: next(checks))
+    engine.clear()
+    assert latency.measure_run(finished_run.pk) is latency.DEFERRED
+    assert len(engine) == 2  # two calls made, then it gave way
+    assert Run.objects.get(pk=finished_run.pk).single_latency is None  # released: measured again later
