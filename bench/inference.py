@@ -76,6 +76,11 @@ from llmcore.engine.params import InferenceParams  # noqa: E402
 from llmcore.engine.types import GenerationRequest  # noqa: E402
 
 NEW_TOKENS = 48
+DEFAULT_SERVER_PYTHON = "/work/lcp-venv/bin/python"
+BUILD_HINT = (
+    "python3.11 -m venv /work/lcp-venv && "
+    "CMAKE_ARGS=\"-DGGML_NATIVE=ON\" /work/lcp-venv/bin/pip install 'llama-cpp-python[server]'"
+)
 TASKS = [
     "Explain in a short paragraph how {} works.",
     "Write three practical tips about {}.",
@@ -248,13 +253,280 @@ def match(a: list[str], b: list[str]) -> float:
     return sum(x == y for x, y in zip(a, b, strict=False)) / len(b)
 
 
+# -- --backend openai: the same workload through the openai-compatible backend ----------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get_json(url: str, timeout: float = 2.0):
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback or given URL)
+        return json.loads(response.read())
+
+
+class LlamaCppServer:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with the default model's GGUF file;
+    started by start(), stopped by stop() (also at exit, and when this process dies on Linux)."""
+
+    def __init__(self, python: str, model: Path, threads: int, log):
+        self.python, self.model, self.threads, self.log = python, model, threads, log
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.process = None
+        self.output = None
+
+    def command(self) -> list[str]:
+        return [
+            self.python, "-m", "llama_cpp.server",
+            "--model", str(self.model),
+            "--n_ctx", "2048",
+            "--n_threads", str(self.threads),
+            "--n_threads_batch", str(self.threads),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+        ]  # fmt: skip
+
+    def start(self, timeout_s: float = 180.0) -> None:
+        import atexit
+        import subprocess
+        import tempfile
+
+        handle, name = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
+        self.output = Path(name)
+        self.log(f"starting llama.cpp server: {' '.join(self.command())} (log: {self.output})")
+        with os.fdopen(handle, "wb") as output:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        atexit.register(self.stop)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(
+                    f"the llama.cpp server exited with code {self.process.returncode} before answering:\n"
+                    f"{self.tail()}"
+                )
+            try:
+                _get_json(self.base_url + "/models")
+                return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise SystemExit(
+            f"the llama.cpp server did not answer /v1/models within {timeout_s:.0f} s:\n{self.tail()}"
+        )
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
+        except (OSError, AttributeError):
+            return ""
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the bench dies (Linux), so no server is left behind."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _allow_host(base_url: str) -> None:
+    """Lets the openai-compatible backend call this server: hosts are refused unless the instance lists
+    them (loopback only when its address is listed), like settings.ASSAY_MODEL_HOSTS in the tests. Outside
+    Django the policy comes from the ASSAY_MODEL_HOSTS environment variable; only this host:port is added."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    entries = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    try:
+        for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            address = str(info[4][0]).split("%")[0]
+            entries.append(f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
+    except OSError:
+        pass
+    existing = [e for e in os.environ.get("ASSAY_MODEL_HOSTS", "").split(",") if e.strip()]
+    os.environ["ASSAY_MODEL_HOSTS"] = ",".join(dict.fromkeys(existing + entries))
+
+
+def openai_run(spec, texts: list[str], concurrency: int, repeats: int) -> dict:
+    backend = runtime.get_backend(spec)
+    backend.generate(requests(texts[: min(4, len(texts))]), batch_size=concurrency)  # warm up the server
+    best = None
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        results = backend.generate(requests(texts), batch_size=concurrency)
+        seconds = time.perf_counter() - start
+        if best is None or seconds < best[0]:
+            best = (seconds, results)
+    seconds, results = best
+    latencies = sorted(r.latency_s for r in results if r.ok)
+    return {
+        "seconds": seconds,
+        "results": results,
+        "tokens_out": sum(r.tokens_out for r in results),
+        "tokens_in": sum(r.tokens_in for r in results),
+        "errors": sum(not r.ok for r in results),
+        "latency_p50_s": latencies[len(latencies) // 2] if latencies else None,
+        "latency_max_s": latencies[-1] if latencies else None,
+    }
+
+
+def openai_main(args) -> None:
+    from collections import Counter
+
+    from llmcore.engine.gguf import gguf_path
+    from llmcore.engine.local import _cpu_has_fast_bf16
+    from llmcore.engine.types import BackendKind, ModelSpec
+
+    log = print if sys.stderr.isatty() else (lambda *a, **k: print(*a, **k, file=sys.stderr))
+    texts = prompts()
+    if args.prompts:
+        texts = texts[: args.prompts]
+    concurrency = max(1, args.concurrency)
+    server = None
+    base_url = args.base_url.rstrip("/")
+    server_name = args.server or ("llama.cpp" if not base_url else "given")
+    try:
+        if not base_url:
+            python = Path(args.server_python)
+            if not python.exists():
+                raise SystemExit(
+                    f"--backend openai without --base-url starts a llama.cpp server with {python}, which does "
+                    f"not exist. Build it (about 10 minutes) with:\n    {BUILD_HINT}\n"
+                    "or pass --server-python PATH, or --base-url http://HOST:PORT/v1 of a running server."
+                )
+            model = gguf_path(DEFAULT_GENERATOR)
+            server = LlamaCppServer(str(python), model, args.server_threads, log)
+            server.start()
+            base_url = server.base_url
+        _allow_host(base_url)
+        remote_model = args.remote_model
+        if not remote_model:
+            try:
+                remote_model = _get_json(base_url + "/models", timeout=10)["data"][0]["id"]
+            except (OSError, ValueError, KeyError, IndexError, TypeError):
+                remote_model = DEFAULT_GENERATOR.name
+        spec = ModelSpec(
+            name=f"bench-{server_name}",
+            backend=BackendKind.OPENAI_COMPATIBLE,
+            source=base_url,
+            remote_model=remote_model,
+            request_timeout_s=3600.0,  # a serialising server keeps the last of 64 in-flight requests waiting
+            max_concurrency=concurrency,
+        )
+        log(
+            f"{server_name} at {base_url}: {len(texts)} prompts x {NEW_TOKENS} new tokens, {concurrency} in flight"
+        )
+        run = openai_run(spec, texts, concurrency, args.repeats)
+    finally:
+        if server is not None:
+            server.stop()
+    results = run["results"]
+    log(
+        f"{server_name}: {run['tokens_out'] / run['seconds']:.1f} tokens/s "
+        f"({run['tokens_out']} tokens in {run['seconds']:.2f} s, {run['errors']} errors)"
+    )
+    errors = [r.error for r in results if not r.ok]
+    report = {
+        "backend": "openai",
+        "base_url": base_url,
+        "server": server_name,
+        "remote_model": remote_model,
+        "model": DEFAULT_GENERATOR.name if server is not None else remote_model,
+        "prompts": len(texts),
+        "max_new_tokens": NEW_TOKENS,
+        "greedy": True,
+        "concurrency": concurrency,
+        "server_threads": args.server_threads if server is not None else None,
+        "wall_s": round(run["seconds"], 2),
+        "tokens_out": run["tokens_out"],
+        "prompt_tokens_total": run["tokens_in"],
+        "tokens_per_s": round(run["tokens_out"] / run["seconds"], 1),
+        "requests_per_s": round(len(texts) / run["seconds"], 2),
+        "latency_p50_s": round(run["latency_p50_s"], 2) if run["latency_p50_s"] is not None else None,
+        "latency_max_s": round(run["latency_max_s"], 2) if run["latency_max_s"] is not None else None,
+        "finish_reasons": dict(Counter(str(r.finish_reason) for r in results)),
+        "errors": run["errors"],
+        "first_error": errors[0] if errors else None,
+        "repeats": max(1, args.repeats),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_native_bf16": _cpu_has_fast_bf16(),
+        "note": "tokens/s = completion tokens (server's usage) / wall time of one backend.generate call, "
+        "prompt processing included, server start and warm-up excluded; cores shared with other work",
+    }
+    print(json.dumps(report))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="16 reference prompts instead of 128")
     parser.add_argument("--ablations", action="store_true", help="also time the variants in the docstring")
     parser.add_argument("--rows", type=int, default=128, help="sequences decoded at once by the engine")
+    parser.add_argument(
+        "--backend",
+        choices=("engine", "openai"),
+        default="engine",
+        help="engine: Assay's own engine (the default run); openai: the same workload through Assay's "
+        "openai-compatible backend against an HTTP server (--base-url, or a llama.cpp server started here)",
+    )
+    parser.add_argument(
+        "--base-url",
+        default="",
+        help="openai: the server's base URL (http://host:port/v1); default: start llama.cpp's server "
+        "(llama-cpp-python) on 127.0.0.1 on a free port with the default model's GGUF file",
+    )
+    parser.add_argument(
+        "--server-python",
+        default=DEFAULT_SERVER_PYTHON,
+        help=f"openai: the Python with llama-cpp-python[server] installed (default {DEFAULT_SERVER_PYTHON})",
+    )
+    parser.add_argument("--server", default="", help="openai: server name for the report (with --base-url)")
+    parser.add_argument(
+        "--remote-model", default="", help="openai: model name to send (default: from /v1/models)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=64, help="openai: requests in flight (the model's max_concurrency)"
+    )
+    parser.add_argument("--server-threads", type=int, default=2, help="openai: llama.cpp server --n_threads")
+    parser.add_argument(
+        "--prompts", type=int, default=0, help="openai: only the first N prompts (default: all of them)"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="openai: timed runs, best one reported")
     args = parser.parse_args()
     os.environ.setdefault("ASSAY_DATA_DIR", str(REPO / "var"))
+    if args.backend == "openai":
+        openai_main(args)
+        return
 
     texts = prompts()
     log = print if sys.stderr.isatty() else (lambda *a, **k: print(*a, **k, file=sys.stderr))
