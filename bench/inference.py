@@ -3,6 +3,15 @@
     python bench/inference.py              # full run (~6 min on 2 AVX-512 cores, ~18 on 2 AVX2 cores)
     python bench/inference.py --quick      # 16 reference prompts instead of 128 (~2 min)
     python bench/inference.py --ablations  # also time the variants listed below
+    python bench/inference.py --backend openai --concurrency 64  # llama.cpp server through the HTTP backend
+
+--backend openai sends the same 128 prompts (48 new tokens, greedy) through Assay's openai-compatible
+backend (runtime.get_backend, max_concurrency = --concurrency) to --base-url, or to a llama.cpp server it
+starts on 127.0.0.1 with the default model's GGUF file (llama-cpp-python[server] in --server-python;
+build it with the command printed when it is missing); the server's host:port is added to
+ASSAY_MODEL_HOSTS for the run. llama-cpp-python's server has no parallel slots and answers one request
+at a time, so concurrency does not raise its throughput: 2026-12-04, 2 cores (AVX-512 BF16),
+--n_threads 2: 70.5 / 61.2 / 62.8 tokens/s at concurrency 1 / 4 / 64 (p50 latency 0.7 / 3.1 / 46.5 s).
 
 Workload: 128 distinct prompts (chat template + SmolLM2's default system prompt + a one-line task),
 48 new tokens each, greedy. tokens/s = generated tokens / wall time of the call (prompt processing
