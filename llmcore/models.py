@@ -497,3 +497,18 @@ class ThroughputSample(models.Model):
     @property
     def tokens_per_s(self) -> float | None:
         return self.tokens_out / self.seconds if self.seconds > 0 else None
+
+
+class TextEmbedding(models.Model):
+    """A sentence embedding kept by text, so a text is embedded once per embedding model (triage embeds
+    every task of a team each time it runs; only new or edited statements cost anything)."""
+
+    model = models.CharField(max_length=100)  # which embedding model (its folder name)
+    text_hash = models.CharField(max_length=64)  # sha256 of the text
+    vector = models.BinaryField()  # float32, little-endian
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "text_hash"], name="unique_embedding_per_text")
+        ]

@@ -366,3 +366,56 @@ class FeasibilityPolicy(TeamHistory, models.Model):
             min_reviewers_augmentation=self.min_reviewers_augmentation,
             min_scorer_kappa=self.min_scorer_kappa,
         )
+
+
+class TriageRun(models.Model):
+    """One run of the exposure pre-screen for a team (opportunities/triage/service.py): its progress,
+    the quality it measured on the team's labels, and how many tasks it predicted."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="triage_runs")
+    status = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    stage = models.CharField(max_length=80, blank=True)  # what it is doing now, in words
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    method = models.CharField(max_length=200, blank=True)
+    quality = models.JSONField(default=dict, blank=True)  # evaluation.Quality.to_dict()
+    predicted = models.PositiveIntegerField(default=0)
+    embedded = models.PositiveIntegerField(default=0)  # texts not in the embedding cache
+    message = models.TextField(blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["team", "-created"], name="triage_team_recent")]
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.State.QUEUED, self.State.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+class ExposurePrediction(models.Model):
+    """The pre-screen's latest prediction for a task without a human label, with what explains it: the
+    most similar labelled tasks (ids, labels, similarity) and the label probabilities."""
+
+    task = models.OneToOneField(Task, models.CASCADE, related_name="exposure_prediction")
+    run = models.ForeignKey(TriageRun, models.CASCADE, related_name="predictions")
+    label = models.CharField(max_length=2, choices=Exposure.choices)
+    confidence = models.FloatField()
+    method = models.CharField(max_length=20)
+    probabilities = models.JSONField(default=dict)  # {"E0": p, "E1": p, "E2": p}
+    neighbours = models.JSONField(default=list)  # [[task_id, label, similarity], ...] most similar first
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "confidence"], name="prediction_run_confidence")]
