@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import bulk, home, io, jobs, matrix, portfolio, tasks, thresholds, usecases
+from .views import bulk, home, io, jobs, matrix, portfolio, tasks, thresholds, triage, usecases
 
 urlpatterns = [
     path("", home.team_home, name="team_home"),
@@ -15,6 +15,9 @@ urlpatterns = [
     path("tasks/<uuid:code>/", tasks.task_detail, name="task_detail"),
     path("tasks/<uuid:code>/evidence/", tasks.task_evidence, name="task_evidence"),
     path("feasibility/", thresholds.thresholds, name="feasibility_thresholds"),
+    path("triage/", triage.triage, name="triage"),
+    path("triage/run/", triage.triage_start, name="triage_start"),
+    path("triage/tasks/<uuid:code>/label/", triage.triage_label, name="triage_label"),
     path("tasks/<uuid:code>/edit/", tasks.task_edit, name="task_edit"),
     path("tasks/<uuid:code>/delete/", tasks.task_delete, name="task_delete"),
     path("import/", io.task_import, name="task_import"),

@@ -126,3 +126,35 @@ def test_the_neighbour_vote_follows_the_closest_labelled_tasks():
     model = ExposureClassifier().fit(x, ["E0"] * 10 + ["E1"] * 10 + ["E2"] * 10)
     result = model.predict(centres)
     assert result.labels == ["E0", "E1", "E2"] and (result.confidence > 0.9).all()
+
+
+def test_the_page_shows_quality_and_label_next_and_a_label_given_there_wins(
+    labelled_team, owner, viewer, stranger, client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    service.execute(TriageRun.objects.create(team=labelled_team).pk)
+    url = reverse("triage", args=[labelled_team.slug])
+    client.force_login(stranger)
+    assert client.get(url).status_code == 404
+    client.force_login(viewer)
+    page = client.get(url)
+    assert page.status_code == 200 and "accuracy" in page.text and 'data-testid="label-next"' in page.text
+    task = service.label_next(labelled_team)[0]
+    label_url = reverse("triage_label", args=[labelled_team.slug, task.code])
+    assert client.post(label_url, {"label": "E2"}).status_code == 403
+    assert client.post(reverse("triage_start", args=[labelled_team.slug])).status_code == 403
+
+    client.force_login(owner)
+    assert client.post(label_url, {"label": "E9"}).status_code == 302
+    task.refresh_from_db()
+    assert task.label_source == LabelSource.PREDICTED  # nothing saved from a bad label
+    client.post(label_url, {"label": "E2"})
+    task.refresh_from_db()
+    assert (task.exposure_label, task.label_source) == ("E2", LabelSource.HUMAN)
+    assert not ExposurePrediction.objects.filter(task=task).exists()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post(reverse("triage_start", args=[labelled_team.slug]))
+    assert len(callbacks) == 1 and TriageRun.objects.filter(status="queued").count() == 1
+    client.post(reverse("triage_start", args=[labelled_team.slug]))  # already queued: not twice
+    assert TriageRun.objects.filter(status="queued").count() == 1
