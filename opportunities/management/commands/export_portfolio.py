@@ -7,8 +7,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from accounts.models import Team
 from opportunities import exporting
+from opportunities.management.teams import team_by_slug
 
 
 class Command(BaseCommand):
@@ -20,10 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", required=True, help='file to write, or "-" for standard output')
 
     def handle(self, *args, team: str, fmt: str, output: str, **options) -> None:
-        found = Team.objects.filter(slug=team).first()
-        if found is None:
-            slugs = ", ".join(Team.objects.order_by("slug").values_list("slug", flat=True)[:20]) or "none"
-            raise CommandError(f'No team with the slug "{team}" (teams: {slugs}).')
+        found = team_by_slug(team)
         if output == "-" and fmt == "xlsx":
             raise CommandError("XLSX is binary: give a file with --output.")
         target = None if output == "-" else Path(output)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Team
 from opportunities.columns import IMPORT_COLUMNS
 from opportunities.importing import ImportFileError, apply_import, parse_rows, plan_import, read_upload
+from opportunities.management.teams import team_by_slug
 
 
 class Command(BaseCommand):
@@ -21,10 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--team", required=True, help="the team's slug")
 
     def handle(self, *args, path: str, team: str, **options) -> None:
-        found = Team.objects.filter(slug=team).first()
-        if found is None:
-            slugs = ", ".join(Team.objects.order_by("slug").values_list("slug", flat=True)[:20]) or "none"
-            raise CommandError(f'No team with the slug "{team}" (teams: {slugs}).')
+        found = team_by_slug(team)
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"No such file: {path}")

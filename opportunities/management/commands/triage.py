@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Team
 from opportunities.exporting import spreadsheet_cell
+from opportunities.management.teams import team_by_slug
 from opportunities.models import ExposurePrediction, TriageRun
 from opportunities.triage import service
 
@@ -25,10 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", required=True, help="the CSV file to write")
 
     def handle(self, *args, team: str, output: str, **options) -> None:
-        found = Team.objects.filter(slug=team).first()
-        if found is None:
-            slugs = ", ".join(Team.objects.order_by("slug").values_list("slug", flat=True)[:20]) or "none"
-            raise CommandError(f'No team with the slug "{team}" (teams: {slugs}).')
+        found = team_by_slug(team)
         path = Path(output)
         if not path.parent.is_dir():
             raise CommandError(f"No such folder: {path.parent}")
