@@ -123,6 +123,19 @@ EXPOSURES = ["E0", "E1", "E2"]
 LABEL_SOURCES = ["human", "predicted"]
 VERDICTS = ["automation-ready", "augmentation-ready", "not-yet", "untested"]
 
+def _job_exposure(key: str) -> Callable[[Task], Any]:
+    """Reads one figure of `task.job.exposure` (set by opportunities.exposure.attach), rounded to 0.001;
+    blank when the job has no labelled time."""
+    attribute = {"e1": "e1_share", "e2": "e2_share", "predicted": "predicted_share"}.get(key, key)
+
+    def export(task: Task) -> Any:
+        job_exposure = getattr(task.job, "exposure", None)
+        value = getattr(job_exposure, attribute, None) if job_exposure is not None else None
+        return None if value is None else Decimal(value).quantize(Decimal("0.001"))
+
+    return export
+
+
 COLUMNS: tuple[Column, ...] = (
     Column(
         "job",
@@ -228,6 +241,20 @@ COLUMNS: tuple[Column, ...] = (
         "verdict_warning",
         "Why the verdict needs a second look, e.g. reviews that disagree with the scorer (export only).",
         export=lambda task: " ".join(task.verdict_warnings or []),
+    ),
+    *(
+        Column(
+            f"job_exposure_{key}",
+            f"{what} (export only; human labels where present, predictions otherwise).",
+            export=_job_exposure(key),
+        )
+        for key, what in (
+            ("e1", "Share of the job's labelled time in E1 tasks, 0 to 1"),
+            ("e2", "Share of the job's labelled time in E2 tasks, 0 to 1"),
+            ("e1_half_e2", "The job's exposed time, E1 + ½·E2, 0 to 1"),
+            ("e1_e2", "The job's exposed time, E1 + E2, 0 to 1"),
+            ("predicted", "Share of the job's labelled time whose label is a prediction, 0 to 1"),
+        )
     ),
     Column(
         "notes",

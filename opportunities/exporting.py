@@ -13,13 +13,16 @@ JSON schema ``assay.portfolio/1``::
      "team": {"code", "name", "slug"},
      "generated_at": ISO 8601 UTC,
      "filters": {querystring key: value applied},
-     "jobs": [{"code", "title", "description", "headcount": int, "hourly_cost": number}],
+     "jobs": [{"code", "title", "description", "headcount": int, "hourly_cost": number,
+               "exposure": {"e1_share", "e2_share", "e1_half_e2", "e1_e2", "predicted_share",
+                            "labelled_hours_share"} (numbers 0..1 or null; see opportunities.exposure)}],
      "tasks": [{"code", "job": job code, "job_title", "statement", "kind", "mode", "hours_per_week",
                 "people_share", "time_saved", "exposure_label", "label_source", "notes",
                 "model_cost_per_year", "revenue_upside", "annual_value", "verdict",
                 "feasibility": number or null, "feasibility_basis": which figure feasibility is,
                 "verdict_warnings": [text], "cases_per_year": int or null,
-                "model_cost_per_1k_cases": number or null}],
+                "model_cost_per_1k_cases": number or null,
+                "job_exposure": the job's exposure as above}],
      "totals": {"tasks": int, "jobs": int, "annual_value": number,
                 "annual_value_by_verdict": {verdict: number}, "tasks_by_verdict": {verdict: int}}}
 
@@ -44,6 +47,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Team
 
+from . import exposure
 from .columns import COLUMNS, EXPOSURES, KINDS, MODES, VERDICTS, escape_formula
 from .models import Job, Task
 from .value import VALUE_RULES_VERSION
@@ -102,6 +106,24 @@ def export_jobs(team: Team, filters: Mapping[str, str]) -> QuerySet[Job]:
     return jobs.filter(code=filters["job"]) if "job" in filters else jobs
 
 
+def export_tasks(
+    team: Team, filters: Mapping[str, str], exposures: exposure.Exposures | None = None, chunk_size: int = 2000
+) -> Iterator[Task]:
+    """The tasks to export, streamed (one query, jobs joined), each job with its exposure (`job.exposure`,
+    over all of the job's tasks, whatever the filters; one more grouped query unless `exposures` given)."""
+    tasks = export_queryset(team, filters).iterator(chunk_size=chunk_size)
+    return exposure.attach(tasks, exposures or exposure.for_team(team))
+
+
+def export_job_rows(
+    team: Team, filters: Mapping[str, str], exposures: exposure.Exposures | None = None, chunk_size: int = 2000
+) -> Iterator[Job]:
+    exposures = exposures or exposure.for_team(team)
+    for job in export_jobs(team, filters).iterator(chunk_size=chunk_size):
+        job.exposure = exposures.get(job.pk)
+        yield job
+
+
 # --- rows (pure) ------------------------------------------------------------------------------------
 
 
@@ -155,6 +177,7 @@ def task_dict(task: Task) -> dict[str, Any]:
         "model_cost_per_1k_cases": None
         if task.model_cost_per_1k_cases is None
         else float(task.model_cost_per_1k_cases),
+        "job_exposure": task.job.exposure.to_dict() if getattr(task.job, "exposure", None) else None,
     }
 
 
@@ -165,6 +188,7 @@ def job_dict(job: Job) -> dict[str, Any]:
         "description": job.description,
         "headcount": job.headcount,
         "hourly_cost": float(job.hourly_cost),
+        "exposure": job.exposure.to_dict() if getattr(job, "exposure", None) else None,
     }
 
 

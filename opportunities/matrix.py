@@ -60,6 +60,7 @@ class MatrixItem:
     url: str = ""
     basis: str = ""  # which figure `feasibility` is: the one the verdict rests on
     warning: str = ""  # the verdict needs a second look (reviews disagree with the scorer)
+    exposure: str = ""  # the task's exposure label and its job's exposed time, in words
 
     @property
     def untested(self) -> bool:
@@ -352,7 +353,10 @@ def point_title(item: MatrixItem) -> str:
     if feasibility and item.basis:
         feasibility += f" ({item.basis})"
     warning = f"\n⚠ {item.warning}" if item.warning else ""
-    return f"{statement}\n{item.job} · {money_full(item.value)}/year · {verdict}{feasibility}{warning}"
+    exposure = f"\n{item.exposure}" if item.exposure else ""
+    return (
+        f"{statement}\n{item.job} · {money_full(item.value)}/year · {verdict}{feasibility}{exposure}{warning}"
+    )
 
 
 def render_svg(layout: MatrixLayout, label: str = "Prioritisation matrix") -> SafeString:

@@ -15,3 +15,14 @@ def percent(fraction) -> str:
     except (InvalidOperation, TypeError, ValueError):
         return ""
     return f"{value:f}%"
+
+
+@register.filter
+def share(fraction) -> str:
+    """A share 0..1 (or None) as a whole percentage: 0.376 -> "38%", None -> "–"."""
+    if fraction is None or fraction == "":
+        return "–"
+    try:
+        return f"{round(float(fraction) * 100)}%"
+    except (TypeError, ValueError):
+        return "–"

@@ -16,7 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.pages import page_context
 
-from .. import exporting
+from .. import exporting, exposure
 from ..access import get_portfolio_team
 from ..columns import IMPORT_COLUMNS
 from ..importing import (
@@ -166,23 +166,24 @@ def portfolio_export(request: HttpRequest, team_slug: str, fmt: str) -> HttpResp
         raise Http404("Unknown export format")
     team = access.team
     filters = exporting.clean_filters(request.GET)
-    tasks = exporting.export_queryset(team, filters)
+    exposures = exposure.for_team(team)
+    tasks = exporting.export_tasks(team, filters, exposures, chunk_size=STREAM_CHUNK)
     now = timezone.now()
     if fmt == "csv":
         response: HttpResponse | StreamingHttpResponse | FileResponse = StreamingHttpResponse(
-            exporting.iter_csv(tasks.iterator(chunk_size=STREAM_CHUNK)),
+            exporting.iter_csv(tasks),
             content_type=exporting.CONTENT_TYPES[fmt],
         )
     elif fmt == "xlsx":
         # Built in a temporary file, then sent from it in chunks (the file is deleted when closed).
-        workbook = exporting.xlsx_file(tasks.iterator(chunk_size=STREAM_CHUNK))
+        workbook = exporting.xlsx_file(tasks)
         response = FileResponse(workbook, content_type=exporting.CONTENT_TYPES[fmt])
     else:
         response = StreamingHttpResponse(
             exporting.iter_portfolio_json(
                 team,
-                exporting.export_jobs(team, filters).iterator(chunk_size=STREAM_CHUNK),
-                tasks.iterator(chunk_size=STREAM_CHUNK),
+                exporting.export_job_rows(team, filters, exposures, chunk_size=STREAM_CHUNK),
+                tasks,
                 generated_at=now,
                 filters=filters,
             ),

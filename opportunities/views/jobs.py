@@ -20,9 +20,11 @@ from django.views.decorators.http import require_http_methods
 from accounts.access import TeamAccess
 from accounts.pages import page_context, wants_fragment
 
+from .. import exposure
 from ..access import get_job_for_user, get_portfolio_team
 from ..forms import JobForm, JobRowForm, TaskForm
 from ..models import Job
+from ..templatetags.portfolio_tags import share
 from .inline import Cell, EditRow, dollars, edit_row
 
 
@@ -52,11 +54,21 @@ def job_list(request: HttpRequest, team_slug: str) -> HttpResponse:
             else:
                 messages.success(request, f"Added the job “{job.title}”. Now list its tasks.")
                 return redirect("job_detail", team_slug=team_slug, code=job.code)
-    context = page_context(access, "jobs", jobs=Job.objects.filter(team=access.team).with_totals(), form=form)
+    jobs = with_exposure(access, Job.objects.filter(team=access.team).with_totals())
+    context = page_context(access, "jobs", jobs=jobs, form=form)
     template = "opportunities/job_list.html"
     if request.method == "POST" and wants_fragment(request):
         return render(request, f"{template}#jobs", context)
     return render(request, template, context)
+
+
+def with_exposure(access: TeamAccess, jobs) -> list[Job]:
+    """The jobs, each with `exposure` (opportunities.exposure.JobExposure), in one more query."""
+    jobs = list(jobs)
+    exposures = exposure.for_team(access.team, [job.pk for job in jobs])
+    for job in jobs:
+        job.exposure = exposures.get(job.pk)
+    return jobs
 
 
 def _job_row_form_id(job: Job) -> str:
@@ -64,9 +76,8 @@ def _job_row_form_id(job: Job) -> str:
 
 
 def _job_display_row(request: HttpRequest, access: TeamAccess, job: Job) -> HttpResponse:
-    context = page_context(
-        access, "jobs", job=Job.objects.filter(team=access.team).with_totals().get(pk=job.pk)
-    )
+    (row,) = with_exposure(access, Job.objects.filter(team=access.team).with_totals().filter(pk=job.pk))
+    context = page_context(access, "jobs", job=row)
     return render(request, "opportunities/job_list.html#job_row", context)
 
 
@@ -83,6 +94,7 @@ def job_tasks_context(access: TeamAccess, job: Job, form: TaskForm | None = None
         task_count=totals["task_count"],
         value_total=totals["value_total"] or Decimal(0),
         form=form,
+        exposure=exposure.for_team(access.team, [job.pk]).get(job.pk),
     )
 
 
@@ -103,6 +115,11 @@ def job_detail(request: HttpRequest, team_slug: str, code) -> HttpResponse:
             value_total=totals["value_total"] or Decimal(0),
         )
         return render(request, f"{template}#totals", context)
+    if wants_fragment(request) and request.htmx.target == "job-exposure":
+        context = page_context(
+            access, "jobs", job=job, exposure=exposure.for_team(access.team, [job.pk]).get(job.pk)
+        )
+        return render(request, f"{template}#exposure", context)
     return render(request, template, job_tasks_context(access, job))
 
 
@@ -144,6 +161,7 @@ def job_edit(request: HttpRequest, team_slug: str, code) -> HttpResponse:
             Cell(form["headcount"], "Headcount", numeric=True),
             Cell(form["hourly_cost"], "Loaded hourly cost", numeric=True),
             Cell(text=str(totals.task_count), numeric=True),
+            Cell(text=share(exposure.for_team(access.team, [job.pk]).get(job.pk).e1_half_e2), numeric=True),
             Cell(text=dollars(totals.value_total), numeric=True),
         ]
         return edit_row(request, access, row, form, cells)

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 from accounts.models import Team
 from accounts.pages import page_context
 
+from .. import exposure
 from ..access import get_portfolio_team
 from ..forms import PortfolioFilterForm
 from ..matrix import (
@@ -76,6 +77,7 @@ def matrix_layout(team: Team, form: MatrixFilterForm) -> MatrixLayout:
         )
         rows = list(_detail_rows(tasks.filter(id__in=sample.ids)))
     # Reverse once, then fill in each code: reverse() per point costs more than the whole query.
+    exposures = exposure.for_team(team, {row[2] for row in rows})
     placeholder = str(uuid.UUID(int=0))
     url_pattern = reverse("task_detail", args=[team.slug, placeholder])
     items = [
@@ -89,12 +91,25 @@ def matrix_layout(team: Team, form: MatrixFilterForm) -> MatrixLayout:
             url=url_pattern.replace(placeholder, str(code)),
             basis=basis,
             warning=" ".join(warnings or []),
+            exposure=exposure_text(label, source, exposures.get(job_id)),
         )
-        for code, statement, job_title, verdict, feasibility, value, basis, warnings in rows
+        for code, statement, job_id, job_title, verdict, feasibility, value, basis, warnings, label, source in rows
     ]
     return layout_matrix(
         items, value_threshold=threshold, feasibility_threshold=feasibility_threshold, sample=sample
     )
+
+
+def exposure_text(label: str, source: str, job_exposure: exposure.JobExposure) -> str:
+    """The task's label (marked when predicted) and its job's exposed time, for the point's hover text."""
+    parts = []
+    if label:
+        parts.append(f"Exposure {label}" + (" (predicted)" if source == "predicted" else ""))
+    if job_exposure.labelled:
+        marked = " incl. predictions" if job_exposure.has_predictions else ""
+        figure = round(100 * (job_exposure.e1_half_e2 or 0))
+        parts.append(f"job’s exposed time E1 + ½·E2 {figure}%{marked}")
+    return " · ".join(parts)
 
 
 def _detail_rows(tasks):
@@ -104,12 +119,15 @@ def _detail_rows(tasks):
         .values_list(
             "code",
             "short_statement",
+            "job_id",
             "job__title",
             "verdict",
             "feasibility",
             "annual_value",
             "feasibility_basis",
             "verdict_warnings",
+            "exposure_label",
+            "label_source",
         )  # fmt: skip
     )
 

@@ -15,6 +15,7 @@ from django_htmx.http import push_url
 
 from accounts.pages import page_context, wants_fragment
 
+from .. import exposure
 from ..access import get_portfolio_team
 from ..forms import DEFAULT_SORT, SORTS, BulkTaskForm, PortfolioFilterForm, order_by_for
 from ..models import Job, Task, UseCase
@@ -67,9 +68,12 @@ def portfolio(request: HttpRequest, team_slug: str) -> HttpResponse:
     page = Paginator(tasks.select_related("job").order_by(*order_by_for(sort)), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    exposures = exposure.for_team(team)
+    list(exposure.attach(page.object_list, exposures))
     context = page_context(
         access,
         "portfolio",
+        team_exposure=exposures.team,
         filters=filters,
         page=page,
         value_total=value_total,

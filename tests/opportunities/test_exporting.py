@@ -56,6 +56,11 @@ def test_the_columns_are_in_the_documented_order():
         "annual_value",
         "verdict",
         "verdict_warning",
+        "job_exposure_e1",
+        "job_exposure_e2",
+        "job_exposure_e1_half_e2",
+        "job_exposure_e1_e2",
+        "job_exposure_predicted",
         "notes",
         "task_code",
     ]
@@ -147,7 +152,9 @@ def test_an_exported_csv_imports_back_to_the_same_tasks(team, stranger):
         job, "-5 days of backlog", kind="read", notes='Quote "this", and, commas\nnew line', mode="automate"
     )
     make_task(make_job(team, "Analyst", headcount=3), "Read reports", people_share=Decimal("0.25"))
-    exported = "".join(exporting.iter_csv(exporting.export_queryset(team, {}))).encode()
+    # With the jobs' exposure filled in: those columns are export-only and an import ignores them.
+    exported = "".join(exporting.iter_csv(exporting.export_tasks(team, {}))).encode()
+    assert ",0.000,1.000,0.500,1.000,1.000," in exported.decode()
 
     other = stranger.teams.get()
     table = read_upload("export.csv", exported)

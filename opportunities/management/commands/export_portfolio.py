@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from opportunities import exporting
+from opportunities import exporting, exposure
 from opportunities.management.teams import team_by_slug
 
 
@@ -27,14 +27,15 @@ class Command(BaseCommand):
         if target is not None and not target.parent.is_dir():
             raise CommandError(f"No such folder: {target.parent}")
 
-        tasks = list(exporting.export_queryset(found, {}))
+        exposures = exposure.for_team(found)
+        tasks = list(exporting.export_tasks(found, {}, exposures))
         if fmt == "csv":
             content: str | bytes = "".join(exporting.iter_csv(tasks))
         elif fmt == "xlsx":
             content = exporting.xlsx_bytes(tasks)
         else:
             document = exporting.portfolio_document(
-                found, exporting.export_jobs(found, {}), tasks, generated_at=timezone.now()
+                found, exporting.export_job_rows(found, {}, exposures), tasks, generated_at=timezone.now()
             )
             content = json.dumps(document, indent=2) + "\n"
 
