@@ -1,15 +1,7 @@
-"""The team a command names by slug, or a CommandError that lists the slugs there are."""
+"""The team a command names by slug: the helper lives in accounts, below every app that has commands."""
 
 from __future__ import annotations
 
-from django.core.management.base import CommandError
+from accounts.management.teams import team_by_slug
 
-from accounts.models import Team
-
-
-def team_by_slug(slug: str) -> Team:
-    found = Team.objects.filter(slug=slug).first()
-    if found is None:
-        slugs = ", ".join(Team.objects.order_by("slug").values_list("slug", flat=True)[:20]) or "none"
-        raise CommandError(f'No team with the slug "{slug}" (teams: {slugs}).')
-    return found
+__all__ = ["team_by_slug"]
