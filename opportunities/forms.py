@@ -228,7 +228,8 @@ class TaskForm(forms.ModelForm):
         if "label_source" in self.fields:
             if not exposure:
                 data["label_source"] = ""
-            elif "exposure_label" in self.changed_data and not data.get("label_source"):
+            elif "exposure_label" in self.changed_data and "label_source" not in self.changed_data:
+                # A person changed the label and left its source as it was: the label is theirs now.
                 data["label_source"] = LabelSource.HUMAN
         elif "exposure_label" in self.changed_data:
             # A person just chose (or cleared) this label in the row editor.

@@ -38,7 +38,7 @@ from django.db import transaction
 from accounts.models import Team
 
 from .columns import COLUMNS_BY_NAME, IMPORT_COLUMNS, CellError, column_name
-from .models import Job, Task
+from .models import Job, LabelSource, Task
 from .workbooks import MAX_ROW_CELLS, WorkbookTooLarge, check_archive, scan_sheet, sheet_parts
 
 ACCEPTED_EXTENSIONS = (".csv", ".xlsx")
@@ -546,6 +546,10 @@ def apply_import(team: Team, parsed: ParseResult) -> ImportResult:
             for task in parsed.tasks
         ]
         Task.objects.bulk_create(tasks, batch_size=TASK_BATCH_SIZE)
+        if any(task.label_source == LabelSource.HUMAN for task in tasks):
+            from .triage import service as triage_service  # the pre-screen learns the new labels
+
+            transaction.on_commit(lambda: triage_service.labels_changed(team))
     return ImportResult(tasks_created=len(tasks), jobs_created=len(new_jobs))
 
 

@@ -11,6 +11,7 @@ changes, not the pre-screen's.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from . import classifier, evaluation
 log = logging.getLogger(__name__)
 
 EXPLANATION_NEIGHBOURS = 5  # similar labelled tasks kept with each prediction
+RETRAIN_DELAY_S = 30  # after a person's label, wait for more before retraining
 State = TriageRun.State
 
 
@@ -55,8 +57,9 @@ def team_tasks(team: Team) -> TeamTasks:
     return out
 
 
-def start(team: Team, user=None) -> tuple[TriageRun, bool]:
-    """The team's queued or running triage, or a new one queued (and sent to a worker on commit)."""
+def start(team: Team, user=None, countdown: float = 0) -> tuple[TriageRun, bool]:
+    """The team's queued or running triage, or a new one queued (and sent to a worker on commit, after
+    `countdown` seconds)."""
     with transaction.atomic():
         Team.objects.select_for_update().filter(pk=team.pk).first()  # one start at a time per team
         active = TriageRun.objects.filter(team=team, status__in=(State.QUEUED, State.RUNNING)).first()
@@ -65,8 +68,44 @@ def start(team: Team, user=None) -> tuple[TriageRun, bool]:
         run = TriageRun.objects.create(team=team, started_by=user, stage="Waiting for a worker")
         from ..tasks import triage_team
 
-        transaction.on_commit(lambda: triage_team.apply_async((run.pk,), queue="cpu"))
+        transaction.on_commit(
+            lambda: triage_team.apply_async((run.pk,), queue="cpu", countdown=countdown or None)
+        )
     return run, True
+
+
+def labels_changed(team: Team) -> TriageRun | None:
+    """A person changed exposure labels: retrain, debounced. A team that uses the pre-screen (it has run
+    once) gets a run queued RETRAIN_DELAY_S from now, which takes every label given meanwhile; a queued
+    run reads the labels when it starts, and a running one queues its successor when it finishes if the
+    labels moved under it (see _human_fingerprint)."""
+    if not TriageRun.objects.filter(team=team).exists():
+        return None
+    if TriageRun.objects.filter(team=team, status__in=(State.QUEUED, State.RUNNING)).exists():
+        return None
+    run, _ = start(team, countdown=RETRAIN_DELAY_S)
+    return run
+
+
+def human_labels_changed(team: Team, task_ids: list[int] | None = None) -> None:
+    """Tasks a person just labelled (or unlabelled) lose their predictions; the pre-screen retrains."""
+    if task_ids:
+        ExposurePrediction.objects.filter(task_id__in=task_ids).delete()
+    labels_changed(team)
+
+
+def _human_fingerprint(team: Team) -> str:
+    """A digest of every human label of the team (task ids and labels)."""
+    digest = hashlib.sha256()
+    rows = (
+        Task.objects.for_team(team)
+        .filter(label_source=LabelSource.HUMAN)
+        .order_by("id")
+        .values_list("id", "exposure_label")
+    )
+    for task_id, label in rows.iterator(chunk_size=5000):
+        digest.update(f"{task_id}:{label};".encode())
+    return digest.hexdigest()
 
 
 def _progress(run: TriageRun, stage: str, done: int, total: int) -> None:
@@ -94,6 +133,7 @@ def execute(run_id: int) -> TriageRun:
 def _execute(run: TriageRun) -> None:
     from llmcore.scoring.embedding_cache import embed_cached
 
+    fingerprint = _human_fingerprint(run.team)
     tasks = team_tasks(run.team)
     _progress(run, "Reading the tasks' embeddings", 0, len(tasks.ids))
     vectors, embedded = embed_cached(
@@ -161,6 +201,9 @@ def _execute(run: TriageRun) -> None:
                 f"least two different labels; the team has {len(human)}. Label some on the Label next list."
             ),
         )  # fmt: skip
+    if _human_fingerprint(run.team) != fingerprint:
+        # People labelled tasks while this run worked: learn those too.
+        start(run.team, countdown=RETRAIN_DELAY_S)
 
 
 def _write_task_labels(team: Team, predictions: list[ExposurePrediction]) -> None:
@@ -174,6 +217,27 @@ def _write_task_labels(team: Team, predictions: list[ExposurePrediction]) -> Non
             not_human.filter(id__in=ids[start : start + 5000]).update(
                 exposure_label=label, label_source=LabelSource.PREDICTED
             )
+
+
+@dataclass
+class Explanation:
+    label: str
+    confidence: float
+    method: str
+    similar: list[tuple[Task, str, float]]  # (labelled task, its label, similarity), most similar first
+
+
+def explain(task: Task) -> Explanation | None:
+    """Why the pre-screen predicted this task's label: the labelled tasks it resembles most (two
+    queries), or None when its label is not a prediction."""
+    prediction = ExposurePrediction.objects.filter(task=task).first()
+    if prediction is None or task.label_source != LabelSource.PREDICTED:
+        return None
+    near = prediction.neighbours[:EXPLANATION_NEIGHBOURS]
+    tasks = Task.objects.for_team(task.job.team).in_bulk([n[0] for n in near])
+    similar = [(tasks[n[0]], n[1], n[2]) for n in near if n[0] in tasks]
+    method = classifier.METHOD if prediction.method == classifier.METHOD_CODE else prediction.method
+    return Explanation(prediction.label, prediction.confidence, method, similar)
 
 
 def latest(team: Team) -> TriageRun | None:

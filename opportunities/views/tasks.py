@@ -20,6 +20,7 @@ from ..access import get_job_for_user, get_task_for_user
 from ..feasibility import RUBRIC_QUESTION
 from ..forms import TaskEvidenceForm, TaskForm, TaskRowForm
 from ..models import Task
+from ..triage import service as triage_service
 from .inline import Cell, EditRow, dollars, edit_row
 from .jobs import job_tasks_context
 
@@ -61,6 +62,12 @@ def _edit_row(request: HttpRequest, access: TeamAccess, task: Task, form: TaskRo
     return edit_row(request, access, row, form, cells)
 
 
+def _label_saved(access: TeamAccess, task: Task, form) -> None:
+    """A person set or cleared the task's exposure label: the pre-screen learns it (see triage.service)."""
+    if {"exposure_label", "label_source"} & set(form.changed_data) and task.label_source != "predicted":
+        triage_service.human_labels_changed(access.team, [task.pk])
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_create(request: HttpRequest, team_slug: str, code) -> HttpResponse:
@@ -70,6 +77,7 @@ def task_create(request: HttpRequest, team_slug: str, code) -> HttpResponse:
         form = TaskForm(request.POST, instance=Task(job=job))
         if form.is_valid():
             task = form.save()
+            _label_saved(access, task, form)
             if wants_fragment(request):
                 return render(request, "opportunities/job_detail.html#tasks", job_tasks_context(access, job))
             messages.success(request, f"Added the task “{task.statement}”.")
@@ -103,6 +111,7 @@ def task_detail_response(
         breakdown=breakdown,
         formula=breakdown.formula(inputs),
         use_cases=task.use_cases.order_by("name"),
+        explanation=triage_service.explain(task),
         **evidence_context(task, evidence_form),
     )
     return render(request, "opportunities/task_detail.html", context, status=status)
@@ -125,6 +134,7 @@ def task_edit(request: HttpRequest, team_slug: str, code) -> HttpResponse:
         form = TaskForm(request.POST or None, instance=task)
     if request.method == "POST" and form.is_valid():
         task = form.save()
+        _label_saved(access, task, form)
         if inline:
             response = _display_row(request, access, task)
             trigger_client_event(response, TASK_CHANGED)
@@ -146,7 +156,10 @@ def task_delete(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     access, task = get_task_for_user(request, team_slug, code, write=True)
     job = task.job
     if request.method in ("POST", "DELETE"):
+        human = task.label_source == "human"
         task.delete()
+        if human:
+            triage_service.human_labels_changed(access.team)
         if wants_fragment(request):
             # An empty body swapped over the row removes it.
             return trigger_client_event(HttpResponse(""), TASK_CHANGED)

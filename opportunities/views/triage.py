@@ -8,33 +8,59 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
-from accounts.pages import page_context
+from accounts.pages import page_context, wants_fragment
 
 from ..access import get_portfolio_team, get_task_for_user
-from ..models import Exposure, ExposurePrediction, LabelSource, Task
+from ..models import Exposure, LabelSource, Task
 from ..triage import classifier, service
+from ..triage.chart import learning_curve_svg
+
+
+def _label_next_rows(team) -> list[Task]:
+    """The Label next tasks, each with `similar`: its prediction's most similar labelled tasks as
+    (statement, label, similarity), fetched in one query for the whole list."""
+    rows = service.label_next(team)
+    predictions = [getattr(task, "exposure_prediction", None) for task in rows]
+    ids = {n[0] for p in predictions if p for n in p.neighbours[:3]}
+    statements = dict(Task.objects.for_team(team).filter(id__in=ids).values_list("id", "statement"))
+    for task, prediction in zip(rows, predictions, strict=True):
+        task.similar = [
+            (statements[n[0]], n[1], n[2]) for n in (prediction.neighbours[:3] if prediction else [])
+            if n[0] in statements
+        ]  # fmt: skip
+    return rows
+
+
+def _context(access, **extra) -> dict:
+    run = service.latest(access.team)
+    quality = (run.quality if run else {}) or {}
+    tasks = Task.objects.for_team(access.team)
+    return page_context(
+        access,
+        "portfolio",
+        run=run,
+        quality=quality,
+        curve_svg=learning_curve_svg(quality.get("learning_curve") or []),
+        label_next=_label_next_rows(access.team),
+        human_labels=tasks.filter(label_source=LabelSource.HUMAN).count(),
+        predicted_labels=tasks.filter(label_source=LabelSource.PREDICTED).count(),
+        labels=Exposure.choices,
+        min_labels=classifier.MIN_LABELS,
+        method=classifier.METHOD,
+        **extra,
+    )
 
 
 @login_required
 @require_GET
 def triage(request: HttpRequest, team_slug: str) -> HttpResponse:
     access = get_portfolio_team(request, team_slug)
-    run = service.latest(access.team)
-    tasks = Task.objects.for_team(access.team)
-    context = page_context(
-        access,
-        "portfolio",
-        run=run,
-        quality=(run.quality if run else {}) or {},
-        label_next=service.label_next(access.team),
-        human_labels=tasks.filter(label_source=LabelSource.HUMAN).count(),
-        predicted_labels=tasks.filter(label_source=LabelSource.PREDICTED).count(),
-        labels=Exposure.choices,
-        min_labels=classifier.MIN_LABELS,
-        method=classifier.METHOD,
-    )
-    return render(request, "opportunities/triage.html", context)
+    template = "opportunities/triage.html"
+    if wants_fragment(request) and request.htmx.target == "triage-run":
+        return render(request, f"{template}#run", _context(access))
+    return render(request, template, _context(access))
 
 
 @login_required
@@ -52,13 +78,24 @@ def triage_start(request: HttpRequest, team_slug: str) -> HttpResponse:
 @require_POST
 def triage_label(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     """A person's label for a task: it wins over any prediction, and the pre-screen learns it next run."""
-    _, task = get_task_for_user(request, team_slug, code, write=True)
+    access, task = get_task_for_user(request, team_slug, code, write=True)
     label = request.POST.get("label", "")
     if label not in Exposure.values:
-        messages.error(request, f"“{label[:20]}” is not a label: choose E0, E1 or E2.")
+        message = f"“{label[:20]}” is not a label: choose E0, E1 or E2."
+        if wants_fragment(request):
+            return render(
+                request, "opportunities/triage.html#label_next", _context(access, label_error=message)
+            )
+        messages.error(request, message)
         return redirect("triage", team_slug=team_slug)
     task.exposure_label, task.label_source = label, LabelSource.HUMAN
     task.save(update_fields=["exposure_label", "label_source", "updated"])
-    ExposurePrediction.objects.filter(task=task).delete()
-    messages.success(request, f"Labelled {label}: “{task.statement[:60]}”.")
+    service.human_labels_changed(access.team, [task.pk])
+    done = f"Labelled {label}: “{task.statement[:60]}”."
+    if wants_fragment(request):
+        # The list without that task, the next one selected; the run panel picks up the retraining.
+        response = render(request, "opportunities/triage.html#label_next", _context(access, labelled=done))
+        trigger_client_event(response, "labels-changed")
+        return response
+    messages.success(request, done)
     return redirect("triage", team_slug=team_slug)

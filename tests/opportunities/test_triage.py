@@ -153,8 +153,142 @@ def test_the_page_shows_quality_and_label_next_and_a_label_given_there_wins(
     task.refresh_from_db()
     assert (task.exposure_label, task.label_source) == ("E2", LabelSource.HUMAN)
     assert not ExposurePrediction.objects.filter(task=task).exists()
+    # The label queued a retraining by itself; pressing Run then does not queue a second one.
+    retrain = TriageRun.objects.get(status="queued")
+    assert retrain.started_by is None
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post(reverse("triage_start", args=[labelled_team.slug]))
+    assert callbacks == [] and TriageRun.objects.filter(status="queued").count() == 1
+    retrain.delete()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         client.post(reverse("triage_start", args=[labelled_team.slug]))
     assert len(callbacks) == 1 and TriageRun.objects.filter(status="queued").count() == 1
     client.post(reverse("triage_start", args=[labelled_team.slug]))  # already queued: not twice
     assert TriageRun.objects.filter(status="queued").count() == 1
+
+
+def test_the_page_explains_predictions_with_similar_tasks_and_charts_the_learning_curve(
+    labelled_team, owner_client
+):
+    from django.urls import reverse
+
+    service.execute(TriageRun.objects.create(team=labelled_team).pk)
+    page = owner_client.get(reverse("triage", args=[labelled_team.slug])).text
+    assert '<svg class="learning-curve"' in page and "Accuracy:" in page
+    first = service.label_next(labelled_team)[0]
+    similar = Task.objects.get(pk=first.exposure_prediction.neighbours[0][0])
+    assert similar.statement in page  # the most similar labelled task, by its words
+    assert 'data-label-row class="selected"' in page and "opportunities/triage.js" in page
+
+
+def test_one_key_labelling_swaps_in_the_list_without_the_task(labelled_team, owner_client):
+    from django.urls import reverse
+
+    service.execute(TriageRun.objects.create(team=labelled_team).pk)
+    first, second = service.label_next(labelled_team)[:2]
+    response = owner_client.post(
+        reverse("triage_label", args=[labelled_team.slug, first.code]),
+        {"label": "E1"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="label-next",
+    )
+    body = response.text
+    assert response.status_code == 200 and body.lstrip().startswith('<div id="label-next">')
+    assert "Labelled E1" in body and "labels-changed" in response.headers["HX-Trigger"]
+    assert str(first.code) not in body and str(second.code) in body
+    bad = owner_client.post(
+        reverse("triage_label", args=[labelled_team.slug, second.code]),
+        {"label": "<b>E7</b>"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="label-next",
+    )
+    assert "is not a label: choose E0, E1 or E2" in bad.text and "<b>E7" not in bad.text
+    second.refresh_from_db()
+    assert second.label_source == LabelSource.PREDICTED
+
+
+def test_the_run_panel_polls_while_a_run_is_active(labelled_team, owner_client):
+    from django.urls import reverse
+
+    url = reverse("triage", args=[labelled_team.slug])
+    TriageRun.objects.create(team=labelled_team, status="running", stage="Predicting", done=3, total=12)
+    panel = owner_client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="triage-run").text
+    assert panel.lstrip().startswith('<section class="card" id="triage-run"')
+    assert "every 2s" in panel and "3 of 12" in panel
+    TriageRun.objects.update(status="done")
+    assert "every 2s" not in owner_client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="triage-run").text
+
+
+# --- retraining when people change labels ------------------------------------------------------------
+
+
+def test_a_label_given_on_the_task_form_retrains_a_team_that_uses_the_pre_screen(labelled_team, owner_client):
+    from django.urls import reverse
+
+    task = Task.objects.filter(exposure_label="").first()
+    edit = reverse("task_edit", args=[labelled_team.slug, task.code])
+    form = {"statement": task.statement, "kind": "other", "hours_per_week": "1", "people_share": "100",
+            "mode": "augment", "time_saved": "30", "revenue_upside": "0", "model_cost_per_year": "0"}  # fmt: skip
+    owner_client.post(edit, {**form, "exposure_label": "E1"})
+    assert not TriageRun.objects.exists()  # never ran for this team: nothing to retrain
+
+    service.execute(TriageRun.objects.create(team=labelled_team).pk)
+    task = Task.objects.filter(label_source=LabelSource.PREDICTED).first()
+    edit = reverse("task_edit", args=[labelled_team.slug, task.code])
+    same = {"exposure_label": task.exposure_label, "label_source": "predicted"}
+    owner_client.post(edit, {**form, "statement": task.statement, **same})
+    assert not TriageRun.objects.filter(status="queued").exists()  # the label did not change
+    owner_client.post(
+        edit, {**form, "statement": task.statement, "exposure_label": "E0", "label_source": "predicted"}
+    )
+    task.refresh_from_db()
+    assert (task.exposure_label, task.label_source) == ("E0", LabelSource.HUMAN)
+    assert not ExposurePrediction.objects.filter(task=task).exists()
+    assert TriageRun.objects.filter(status="queued", started_by=None).count() == 1
+
+
+def test_labels_given_while_a_run_works_queue_its_successor(labelled_team, monkeypatch):
+    service.execute(TriageRun.objects.create(team=labelled_team).pk)
+    evaluate = evaluation.evaluate
+
+    def a_person_labels_meanwhile(*args, **kwargs):
+        Task.objects.filter(label_source=LabelSource.PREDICTED).update(
+            exposure_label="E1", label_source=LabelSource.HUMAN
+        )
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate", a_person_labels_meanwhile)
+    run = service.execute(TriageRun.objects.create(team=labelled_team).pk)
+    assert run.status == "done"
+    assert TriageRun.objects.filter(status="queued").count() == 1
+
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
+    TriageRun.objects.filter(status="queued").delete()
+    service.execute(TriageRun.objects.create(team=labelled_team).pk)
+    assert not TriageRun.objects.filter(status="queued").exists()  # nothing changed meanwhile
+
+
+def test_an_import_with_human_labels_retrains(labelled_team, django_capture_on_commit_callbacks):
+    from opportunities.importing import apply_import, parse_rows, read_upload
+
+    service.execute(TriageRun.objects.create(team=labelled_team).pk)
+    upload = read_upload("t.csv", b"job,task,exposure_label\nJob 0,Write the minutes,E1\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_import(labelled_team, parse_rows(upload.rows, upload.headers))
+    assert TriageRun.objects.filter(status="queued").count() == 1
+
+
+def test_the_task_page_explains_a_prediction_with_the_labelled_tasks_it_resembles(
+    labelled_team, owner_client
+):
+    from django.urls import reverse
+
+    service.execute(TriageRun.objects.create(team=labelled_team).pk)
+    task = Task.objects.filter(label_source=LabelSource.PREDICTED).first()
+    page = owner_client.get(reverse("task_detail", args=[labelled_team.slug, task.code])).text
+    nearest = Task.objects.get(pk=task.exposure_prediction.neighbours[0][0])
+    assert 'data-testid="prediction-explanation"' in page and "<em>predicted</em>" in page
+    assert reverse("task_detail", args=[labelled_team.slug, nearest.code]) in page
+    human = Task.objects.filter(label_source=LabelSource.HUMAN).first()
+    page = owner_client.get(reverse("task_detail", args=[labelled_team.slug, human.code])).text
+    assert "prediction-explanation" not in page
