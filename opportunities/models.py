@@ -419,3 +419,104 @@ class ExposurePrediction(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["run", "confidence"], name="prediction_run_confidence")]
+
+
+class BreakdownRun(models.Model):
+    """One request to a model for a job's tasks (opportunities/breakdown/service.py): where it is, what
+    the model said (kept whole, for when nothing in it parses), and how long it took."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Stage(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        LOADING = "loading", "Loading the model"
+        GENERATING = "generating", "Generating"
+        PARSING = "parsing", "Reading the proposals"
+        DONE = "done", "Done"
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="breakdown_runs")
+    job = models.ForeignKey(Job, models.CASCADE, related_name="breakdown_runs")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    model = models.ForeignKey("llmcore.ModelConfig", models.SET_NULL, null=True, related_name="+")
+    model_name = models.CharField(max_length=120)  # kept if the model is deleted
+    status = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.QUEUED)
+    message = models.TextField(blank=True)
+    prompt = models.TextField(blank=True)
+    raw_output = models.TextField(blank=True)
+    finish_reason = models.CharField(max_length=12, blank=True)
+    tokens_out = models.PositiveIntegerField(default=0)
+    estimated_s = models.FloatField(null=True, blank=True)  # from the model's measured speed, if known
+    elapsed_s = models.FloatField(null=True, blank=True)  # the model call, measured
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            # The job's breakdown page shows its latest run.
+            models.Index(fields=["job", "-created"], name="breakdown_job_recent"),
+        ]
+
+    STAGE_ORDER = [stage.value for stage in Stage]
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.State.QUEUED, self.State.RUNNING)
+
+    @property
+    def done(self) -> int:
+        """Stages passed, out of `total` (the model answers in one call, so stages are the progress)."""
+        return self.STAGE_ORDER.index(self.stage) if self.stage in self.STAGE_ORDER else 0
+
+    @property
+    def total(self) -> int:
+        return len(self.STAGE_ORDER) - 1
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == self.State.DONE else round(100 * self.done / self.total)
+
+
+class TaskProposal(models.Model):
+    """A task a model proposed for a job; it becomes a Task only when a person accepts it."""
+
+    class Decision(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        ACCEPTED = "accepted", "Accepted"
+        DISCARDED = "discarded", "Discarded"
+
+    run = models.ForeignKey(BreakdownRun, models.CASCADE, related_name="proposals")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    position = models.PositiveIntegerField()
+    statement = models.TextField(max_length=STATEMENT_MAX_LENGTH)
+    kind = models.CharField(max_length=10, choices=TaskKind.choices, default=TaskKind.OTHER)
+    kind_guessed = models.BooleanField(default=False)  # from the first verb, not from the model
+    # None: the model gave no hours (the form then starts from the task default).
+    hours_per_week = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(80))],
+    )
+    status = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PROPOSED)
+    task = models.ForeignKey(Task, models.SET_NULL, null=True, blank=True, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True)
+    decided = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            # One proposal per line of a run's answer; the run's proposals are listed in this order.
+            models.UniqueConstraint(fields=["run", "position"], name="unique_proposal_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.statement[:80]

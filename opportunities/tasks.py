@@ -12,3 +12,12 @@ def triage_team(run_id: int) -> dict:
 
     run = service.execute(run_id)
     return {"status": run.status, "predicted": run.predicted}
+
+
+# The model's queue ("cpu", or "gpu" for a CUDA model): service.start routes it, like an experiment batch.
+@shared_task(name="opportunities.breakdown", acks_late=True, soft_time_limit=10 * 60, time_limit=11 * 60)
+def break_down_job(run_id: int) -> dict:
+    from .breakdown import service
+
+    run = service.execute(run_id)
+    return {"status": run.status if run else "gone", "proposals": run.proposals.count() if run else 0}

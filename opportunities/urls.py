@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import bulk, home, io, jobs, matrix, portfolio, tasks, thresholds, triage, usecases
+from .views import breakdown, bulk, home, io, jobs, matrix, portfolio, tasks, thresholds, triage, usecases
 
 urlpatterns = [
     path("", home.team_home, name="team_home"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("jobs/<uuid:code>/edit/", jobs.job_edit, name="job_edit"),
     path("jobs/<uuid:code>/delete/", jobs.job_delete, name="job_delete"),
     path("jobs/<uuid:code>/tasks/new/", tasks.task_create, name="task_create"),
+    path("jobs/<uuid:code>/breakdown/", breakdown.breakdown, name="job_breakdown"),
+    path("jobs/<uuid:code>/breakdown/start/", breakdown.breakdown_start, name="job_breakdown_start"),
+    path("breakdown/proposals/<uuid:code>/accept/", breakdown.proposal_accept, name="proposal_accept"),
+    path("breakdown/proposals/<uuid:code>/discard/", breakdown.proposal_discard, name="proposal_discard"),
     path("tasks/<uuid:code>/", tasks.task_detail, name="task_detail"),
     path("tasks/<uuid:code>/evidence/", tasks.task_evidence, name="task_evidence"),
     path("feasibility/", thresholds.thresholds, name="feasibility_thresholds"),

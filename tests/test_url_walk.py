@@ -99,6 +99,7 @@ def world(db, settings):
     upload = SimpleUploadedFile("notes.txt", b"Who is accountable: the support lead.", "text/plain")
     audit_services.add_file(reopened.items.order_by("id").first(), upload, admin)
     add_fairness_results(team, admin)
+    add_task_proposal(team, admin)
     other = make_team("Elsewhere", "elsewhere")
     stranger = make_user("stranger-admin", team=other, role="admin")
     outsider_editor = make_user("outside-editor", team=other, role="editor")
@@ -133,6 +134,17 @@ def add_fairness_results(team, admin) -> None:
     fairness.start_redteam(
         team, admin, "admin", name="Bot", version=version, model=model, suites=["pii_leak"]
     )
+
+
+def add_task_proposal(team, admin) -> None:
+    """A model's task proposal waiting for a decision (the breakdown's accept and discard act on it)."""
+    from opportunities.models import BreakdownRun, Job, TaskProposal
+
+    job = Job.objects.filter(team=team).first()
+    run = BreakdownRun.objects.create(
+        team=team, job=job, model_name="Probe model", status="done", stage="done"
+    )
+    TaskProposal.objects.create(run=run, position=0, statement="Draft the weekly status email", kind="write")
 
 
 def candidate_codes() -> dict[str, list[str]]:
