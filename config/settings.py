@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "opportunities",
     "audits",
     "audits.fairness",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -154,7 +155,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(ASSAY_RECOVERY_INTERVAL_S),
         # A sweep nobody ran in time is dropped, not piled up behind a busy worker.
         "options": {"queue": "default", "expires": float(ASSAY_RECOVERY_INTERVAL_S)},
-    }
+    },
+    # Reports past their retention are removed (reports/services.py cleanup_expired).
+    "cleanup-reports": {"task": "reports.cleanup", "schedule": 3600.0, "options": {"queue": "default"}},
 }
 # Seconds to wait for the broker (a connection) and for workers (a broadcast reply) on pages and sweeps.
 ASSAY_BROKER_TIMEOUT_S = float(env_str("ASSAY_BROKER_TIMEOUT_S") or 1.0)
@@ -211,6 +214,9 @@ ASSAY_MODEL_HOSTS = env_list("ASSAY_MODEL_HOSTS")
 # Audit evidence files: stored under ASSAY_DATA_DIR by sha256, at most this many bytes each.
 AUDIT_EVIDENCE_DIR = DATA_DIR / "evidence"
 AUDIT_EVIDENCE_MAX_BYTES = env_int("ASSAY_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
+# Generated reports (reports/): files under ASSAY_DATA_DIR, kept this many days, then removed.
+ASSAY_REPORTS_DIR = DATA_DIR / "reports"
+ASSAY_REPORT_RETENTION_DAYS = env_int("ASSAY_REPORT_RETENTION_DAYS", 30)
 # Keys the audit trail's hash chain (audits.trail). Never stored in the database; without the variable it
 # is derived from SECRET_KEY, so set both (or this one) to a secret of its own in production.
 AUDIT_TRAIL_KEY = (

@@ -14,6 +14,7 @@ urlpatterns = [
     path("t/<slug:team_slug>/", include("experiments.urls")),
     path("t/<slug:team_slug>/", include("audits.urls")),
     path("t/<slug:team_slug>/", include("audits.fairness.urls")),
+    path("t/<slug:team_slug>/", include("reports.urls")),
 ]
 
 # Error pages that keep the navigation and say why (accounts/errors.py).

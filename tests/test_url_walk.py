@@ -99,6 +99,7 @@ def world(db, settings):
     upload = SimpleUploadedFile("notes.txt", b"Who is accountable: the support lead.", "text/plain")
     audit_services.add_file(reopened.items.order_by("id").first(), upload, admin)
     add_fairness_results(team, admin)
+    add_report(team, admin, settings)
     add_task_proposal(team, admin)
     other = make_team("Elsewhere", "elsewhere")
     stranger = make_user("stranger-admin", team=other, role="admin")
@@ -145,6 +146,15 @@ def add_task_proposal(team, admin) -> None:
         team=team, job=job, model_name="Probe model", status="done", stage="done"
     )
     TaskProposal.objects.create(run=run, position=0, statement="Draft the weekly status email", kind="write")
+
+
+def add_report(team, admin, settings) -> None:
+    """A generated portfolio report (its page and its download), its file in the test's folder."""
+    from reports import services
+
+    settings.ASSAY_REPORTS_DIR = settings.MEDIA_ROOT / "reports"
+    report = services.request_report(team, admin, "portfolio", "json", {"jobs": []}, "Portfolio report")
+    services.generate(report.pk)  # here, not on a worker (nothing is sent: the test never commits)
 
 
 def candidate_codes() -> dict[str, list[str]]:
