@@ -267,3 +267,21 @@ def test_export_refuses_an_unknown_code_and_an_experiment_of_another_team(team, 
         run("export", "not-a-code")
     with pytest.raises(CommandError, match='No team with the slug "nope"'):
         run("export", code, "--team", "nope")
+
+
+def test_an_llm_judge_must_name_a_model_of_the_team(team, model, tmp_path):
+    judge = {"name": "llm_judge", "params": {"judge_model": "Nobody", "rubric": "It is polite."}}
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was saved"):
+        call_command(
+            "experiment", "run", str(write_grid(tmp_path, scorers=[judge])), "--team", "acme", stderr=err
+        )
+    assert "scorers[0].params.judge_model: unknown model 'Nobody' for the team acme" in err.getvalue()
+
+
+def test_the_default_model_is_used_when_the_file_names_none(team, tmp_path):
+    from llmcore.seed import DEFAULT_GENERATOR_NAME, enable_default_models
+
+    enable_default_models(team)
+    run("run", write_grid(tmp_path, models=None), "--team", "acme")
+    assert [m.name for m in Experiment.objects.get().model_configs.all()] == [DEFAULT_GENERATOR_NAME]

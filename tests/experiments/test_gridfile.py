@@ -224,3 +224,12 @@ def test_a_grid_that_is_not_a_mapping_or_a_missing_file_is_refused(tmp_path):
     ]
     with pytest.raises(GridFileError, match="no such file"):
         load(tmp_path / "missing.yaml")
+
+
+def test_a_json_file_is_read_as_json(tmp_path):
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(grid()))
+    assert load(path).name == "Ticket topics"
+    path.write_text('{"name": "x",}')
+    with pytest.raises(GridFileError, match=r"not valid JSON: .*\(line 1, column 14\)"):
+        load(path)
