@@ -273,6 +273,8 @@ def _file_cases(raw: Any, base_dir: Path | None, errors: list[str]) -> list[Case
 
 
 def _prompts(raw: Any, experiment_name: str, errors: list[str]) -> list[PromptSpec]:
+    from .services.prompts import validate_prompt  # the pages' checks; none reads the database here
+
     if not isinstance(raw, list) or not raw:
         errors.append(f"prompts: required, a list of at least one prompt, got {_kind(raw)}")
         return []
@@ -313,8 +315,6 @@ def _prompts(raw: Any, experiment_name: str, errors: list[str]) -> list[PromptSp
             output_format=_text(item.get("output_format"), f"{where}.output_format", errors, limit=10_000),
         )
         try:
-            from .services.prompts import validate_prompt
-
             validate_prompt(content, None)
         except PromptError as exc:
             errors.append(f"{where}: {exc}")
