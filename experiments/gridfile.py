@@ -120,16 +120,17 @@ class GridFile:
 
 
 def load(path: str | Path) -> GridFile:
-    """Reads a .yaml/.yml/.json grid file; a dataset `file` is read relative to its folder."""
+    """Reads a .yaml/.yml/.json grid file; a dataset `file` is read relative to its folder. Errors do not
+    repeat the grid file's path (callers print it)."""
     file = Path(path)
     if not file.is_file():
-        raise GridFileError([f"{path}: no such file"])
+        raise GridFileError(["no such file"])
     if file.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise GridFileError([f"{path}: expected a .yaml, .yml or .json file"])
+        raise GridFileError(["expected a .yaml, .yml or .json file"])
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise GridFileError([f"{path}: not UTF-8 text"]) from None
+        raise GridFileError(["not UTF-8 text; save the grid file as UTF-8"]) from None
     return parse_text(text, "json" if file.suffix.lower() == ".json" else "yaml", base_dir=file.parent)
 
 
