@@ -66,12 +66,12 @@ def _evidence(tasks: Sequence[Task]) -> dict[int, dict]:
     return out
 
 
-def _task_row(task: Task, rank: int, evidence: dict[int, dict]) -> dict:
+def _task_row(task: Task, evidence: dict[int, dict]) -> dict:
     row = task_dict(task)
     breakdown = task.value_breakdown()
     deciding = evidence.get(task.verdict_run_id) if task.verdict_run_id else None
     return {
-        "rank": rank,
+        "rank": 0,  # set once every row is made
         **row,
         "verdict_label": VERDICTS.get(task.verdict, (task.verdict, ""))[0],
         "hours_per_year": float(round(breakdown.hours_per_year, 1)),
@@ -93,9 +93,12 @@ def _exposure(tasks: Sequence[Task]) -> dict:
     return {"labels": counts, "unlabelled": unlabelled}
 
 
-def matrix_layout(rows: Sequence[dict], feasibility_threshold: float) -> MatrixLayout:
-    """The matrix of the report's task rows, drawn as the Matrix page draws it (the same sampling beyond
-    settings.ASSAY_MATRIX_MAX_POINTS; the feasibility line at the team's augmentation bar). Pure."""
+def matrix_layout(
+    rows: Sequence[dict], feasibility_threshold: float, limit: int | None = None
+) -> MatrixLayout:
+    """The matrix of the report's task rows, drawn as the Matrix page draws it (beyond `limit` points,
+    default settings.ASSAY_MATRIX_MAX_POINTS, a sample with every task's counts; the feasibility line
+    at the team's augmentation bar). Pure."""
     items = [
         MatrixItem(
             code=row["code"],
@@ -109,7 +112,7 @@ def matrix_layout(rows: Sequence[dict], feasibility_threshold: float) -> MatrixL
         )
         for row in rows
     ]
-    limit = settings.ASSAY_MATRIX_MAX_POINTS
+    limit = settings.ASSAY_MATRIX_MAX_POINTS if limit is None else limit
     sample = None
     if len(items) > limit:
         numbers = [(i, it.verdict, it.feasibility, it.value) for i, it in enumerate(items)]
@@ -199,8 +202,10 @@ def build(team: Team, job_codes: Sequence[str] = (), progress: Progress | None =
     tasks = list(tasks_qs)
     step(30, "Reading evidence")
     evidence = _evidence(tasks)
-    ranked = sorted(tasks, key=lambda t: (-t.value_breakdown().annual_value, t.job.title, t.pk))
-    rows = [_task_row(task, rank, evidence) for rank, task in enumerate(ranked, start=1)]
+    # Highest value first; ties in the export's order (job title, then task).
+    rows = sorted((_task_row(task, evidence) for task in tasks), key=lambda row: -row["annual_value"])
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
     step(50, "Laying out the matrix")
     layout = matrix_layout(rows, thresholds_for(team.pk).augmentation_lower)
     step(60, "Reading use cases")

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import logging
+import re
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -28,9 +29,14 @@ from .charts import pass_rate_svg
 from .portfolio import matrix_layout
 from .tables import Table, experiment_tables, portfolio_tables
 
-# The PDF's ranked table stops here (the XLSX, CSV and JSON carry every task); WeasyPrint lays out a
-# few hundred rows a second on this machine.
-PDF_TASK_ROWS = 200
+# The PDF's ranked table stops here and its matrix draws at most this many points (a sample, with the
+# counts of every task), while the XLSX, CSV and JSON carry every task: WeasyPrint needed ~3 s for 100
+# table rows and ~7 s for a 5,000-point matrix on this 2-core machine (bench/reports.py).
+PDF_TASK_ROWS = 100
+PDF_MATRIX_POINTS = 1000
+# Links and hover titles mean nothing on paper and triple the SVG WeasyPrint lays out. Removing them
+# only removes markup: the titles' text is escaped (no "<" in it), as are the hrefs (no ">").
+_INTERACTIVE = re.compile(r"<title>[^<]*</title>|<a [^>]*>|</a>")
 PDF_TEMPLATES = {"portfolio": "reports/portfolio_pdf.html", "experiment": "reports/experiment_pdf.html"}
 
 
@@ -89,10 +95,12 @@ def to_xlsx(kind: str, doc: dict) -> bytes:
 def pdf_context(kind: str, doc: dict) -> dict:
     context: dict[str, Any] = {"r": doc, "verdict_labels": {k: v[0] for k, v in VERDICTS.items()}}
     if kind == "portfolio":
-        layout = matrix_layout(doc["tasks"], doc["matrix"]["feasibility_threshold"])
+        layout = matrix_layout(doc["tasks"], doc["matrix"]["feasibility_threshold"], PDF_MATRIX_POINTS)
+        # WeasyPrint has no paint-order: the labels' white halo would be drawn over their text.
+        svg = _INTERACTIVE.sub("", render_svg(layout).replace(_HALO, ""))
         context.update(
-            # WeasyPrint has no paint-order: the labels' white halo would be drawn over their text.
-            matrix_svg=mark_safe(render_svg(layout).replace(_HALO, "")),  # noqa: S308 - removes markup only
+            matrix_svg=mark_safe(svg),  # noqa: S308 - render_svg's markup with parts removed
+            matrix_drawn=len(layout.points),
             tasks_shown=doc["tasks"][:PDF_TASK_ROWS],
             tasks_cut=max(0, len(doc["tasks"]) - PDF_TASK_ROWS),
             value_total=money_full(doc["summary"]["annual_value"]),

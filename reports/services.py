@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Team
@@ -29,6 +30,12 @@ from .models import Kind, Report, State
 from .rendering import RENDERERS
 
 log = logging.getLogger(__name__)
+# A report still running this long after it was requested lost its worker (the task's time limit is
+# 11 minutes): a redelivered task may take it over, and the sweep marks it failed after STALE_FAILED.
+# Making a report twice is harmless: the file is replaced whole.
+STALE_RUNNING = timedelta(minutes=12)
+STALE_FAILED = timedelta(minutes=30)
+LOST = "The worker stopped before the report was made; request it again."
 
 
 class ReportError(Exception):
@@ -80,8 +87,11 @@ def build_document(report: Report, step=None) -> dict:
 
 def generate(report_id: int) -> Report | None:
     """Makes the report if it is still queued; returns it (None when it is gone)."""
-    claimed = Report.objects.filter(pk=report_id, status=State.QUEUED).update(
-        status=State.RUNNING, progress=5, stage="Starting"
+    stale = timezone.now() - STALE_RUNNING
+    claimed = (
+        Report.objects.filter(pk=report_id)
+        .filter(Q(status=State.QUEUED) | Q(status=State.RUNNING, created__lt=stale))
+        .update(status=State.RUNNING, progress=5, stage="Starting")
     )
     report = Report.objects.select_related("team").filter(pk=report_id).first()
     if report is None or not claimed:
@@ -114,8 +124,13 @@ def _fail(report: Report, message: str) -> Report:
 
 
 def cleanup_expired(now=None) -> int:
-    """Removes reports past their time (file and row); returns how many."""
-    expired = list(Report.objects.expired(now or timezone.now()))
+    """Removes reports past their time (file and row) and marks those whose worker was lost as failed;
+    returns how many were removed."""
+    now = now or timezone.now()
+    Report.objects.filter(status__in=(State.QUEUED, State.RUNNING), created__lt=now - STALE_FAILED).update(
+        status=State.FAILED, stage="", message=LOST, finished=now
+    )
+    expired = list(Report.objects.expired(now))
     for report in expired:
         files.remove(report)
     if expired:

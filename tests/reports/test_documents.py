@@ -12,6 +12,7 @@ import pytest
 from reports import experiment as experiment_report
 from reports import portfolio as portfolio_report
 from reports import rendering, schema
+from tests.factories import make_task
 from tests.reports.conftest import FORMULA, SCRIPT
 
 
@@ -144,3 +145,18 @@ def test_the_experiment_report_formats_escape_model_output(team, experiment):
     rows = list(csv.reader(io.StringIO(rendering.to_csv("experiment", doc).decode()[1:])))
     assert rows[0][0] == "run_code" and len(rows) == 2
     assert rendering.to_pdf("experiment", doc).startswith(b"%PDF")
+
+
+def test_a_big_portfolio_pdf_draws_a_sample_and_the_first_tasks_and_says_so(team, portfolio, monkeypatch):
+    monkeypatch.setattr(rendering, "PDF_TASK_ROWS", 3)
+    monkeypatch.setattr(rendering, "PDF_MATRIX_POINTS", 2)
+    for i in range(10):
+        make_task(portfolio["jobs"]["legal"], f"Review clause {i}")
+    doc = portfolio_report.build(team)
+    html = rendering.pdf_html("portfolio", doc)
+    # A sample keeps each quadrant's five highest-value tasks (here all are untested).
+    assert "A sample of 5 of the 14 tasks is drawn" in html
+    assert "The first 3 of 14 tasks; the XLSX, CSV and JSON reports hold every one." in html
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    assert svg.count('r="4">') == 5 and "<title>" not in svg and "<a " not in svg
+    assert sum(q["tasks"] for q in doc["matrix"]["quadrants"]) == 14  # counts cover every task

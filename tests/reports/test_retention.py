@@ -53,3 +53,21 @@ def test_a_file_name_outside_the_reports_folder_is_never_served(
     report = make(team, owner, django_capture_on_commit_callbacks)
     report.file_name = "../../etc/passwd"
     assert files.path_of(report) is None
+
+
+def test_a_report_whose_worker_was_lost_is_taken_over_or_marked_failed(
+    team, owner, portfolio, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        report = services.request_report(team, owner, "portfolio", "csv", {"jobs": []}, "Portfolio report")
+    Report.objects.filter(pk=report.pk).update(status="running")
+    assert services.generate(report.pk).status == "running"  # another worker has it: left alone
+    Report.objects.filter(pk=report.pk).update(created=timezone.now() - timedelta(minutes=13))
+    assert services.generate(report.pk).status == "done"  # redelivered after its worker died
+
+    with django_capture_on_commit_callbacks(execute=False):
+        lost = services.request_report(team, owner, "portfolio", "csv", {"jobs": []}, "Portfolio report")
+    Report.objects.filter(pk=lost.pk).update(created=timezone.now() - timedelta(minutes=31))
+    services.cleanup_expired()
+    lost.refresh_from_db()
+    assert lost.status == "failed" and lost.message == services.LOST
