@@ -388,6 +388,11 @@ class TriageRun(models.Model):
     predicted = models.PositiveIntegerField(default=0)
     embedded = models.PositiveIntegerField(default=0)  # texts not in the embedding cache
     message = models.TextField(blank=True)
+    # The registered model that labels tasks by the rubric while the team has too few labels for the
+    # classifier (triage/rubric.py); empty: the classifier only.
+    model = models.ForeignKey(
+        "llmcore.ModelConfig", models.SET_NULL, null=True, blank=True, related_name="triage_runs"
+    )
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -416,6 +421,7 @@ class ExposurePrediction(models.Model):
     method = models.CharField(max_length=20)
     probabilities = models.JSONField(default=dict)  # {"E0": p, "E1": p, "E2": p}
     neighbours = models.JSONField(default=list)  # [[task_id, label, similarity], ...] most similar first
+    rationale = models.TextField(blank=True)  # the model's reason, when a model labelled it by the rubric
 
     class Meta:
         indexes = [models.Index(fields=["run", "confidence"], name="prediction_run_confidence")]

@@ -21,12 +21,14 @@ from django.utils import timezone
 from accounts.models import Team
 
 from ..models import ExposurePrediction, LabelSource, Task, TriageRun
-from . import classifier, evaluation
+from . import classifier, evaluation, rubric
 
 log = logging.getLogger(__name__)
 
 EXPLANATION_NEIGHBOURS = 5  # similar labelled tasks kept with each prediction
 RETRAIN_DELAY_S = 30  # after a person's label, wait for more before retraining
+RUBRIC_MAX_TASKS = 200  # model calls per run when a model labels by the rubric
+RUBRIC_CHUNK = 32  # requests per model call (progress moves after each)
 State = TriageRun.State
 
 
@@ -57,7 +59,10 @@ def team_tasks(team: Team) -> TeamTasks:
     return out
 
 
-def start(team: Team, user=None, countdown: float = 0) -> tuple[TriageRun, bool]:
+KEEP_MODEL = object()  # start(): the model of the team's last run
+
+
+def start(team: Team, user=None, countdown: float = 0, model=KEEP_MODEL) -> tuple[TriageRun, bool]:
     """The team's queued or running triage, or a new one queued (and sent to a worker on commit, after
     `countdown` seconds)."""
     with transaction.atomic():
@@ -65,7 +70,16 @@ def start(team: Team, user=None, countdown: float = 0) -> tuple[TriageRun, bool]
         active = TriageRun.objects.filter(team=team, status__in=(State.QUEUED, State.RUNNING)).first()
         if active is not None:
             return active, False
-        run = TriageRun.objects.create(team=team, started_by=user, stage="Waiting for a worker")
+        if model is KEEP_MODEL:  # a retraining keeps the model the team chose last
+            model = (
+                TriageRun.objects.filter(team=team)
+                .order_by("-created")
+                .values_list("model", flat=True)
+                .first()
+            )
+        run = TriageRun.objects.create(
+            team=team, started_by=user, stage="Waiting for a worker", model_id=getattr(model, "pk", model)
+        )
         from ..tasks import triage_team
 
         transaction.on_commit(
@@ -156,7 +170,10 @@ def _execute(run: TriageRun) -> None:
     unlabelled = [i for i, label in enumerate(tasks.labels) if not label]
     _progress(run, "Predicting", 0, len(unlabelled))
     predictions = []
-    if enough and unlabelled:
+    note = ""
+    if not enough and unlabelled and run.model_id:
+        predictions, note = _rubric_predictions(run, tasks, vectors, unlabelled)
+    elif enough and unlabelled:
         model = classifier.ExposureClassifier().fit(vectors[human], labels)
         result = model.predict(vectors[unlabelled])
         for row, i in enumerate(unlabelled):
@@ -196,14 +213,92 @@ def _execute(run: TriageRun) -> None:
             method=run.method,
             quality=run.quality,
             finished=timezone.now(),
-            message="" if enough else (
+            message=note if note or enough else (
                 f"Predictions need at least {classifier.MIN_LABELS} tasks labelled by a person, with at "
-                f"least two different labels; the team has {len(human)}. Label some on the Label next list."
+                f"least two different labels; the team has {len(human)}. Label some on the Label next "
+                "list, or choose a model to label them by the rubric meanwhile."
             ),
         )  # fmt: skip
     if _human_fingerprint(run.team) != fingerprint:
         # People labelled tasks while this run worked: learn those too.
         start(run.team, countdown=RETRAIN_DELAY_S)
+
+
+def _rubric_predictions(
+    run: TriageRun, tasks: TeamTasks, vectors, unlabelled: list[int]
+) -> tuple[list[ExposurePrediction], str]:
+    """Labels from the run's model by the rubric, each with the model's reason; the team's labelled
+    tasks most similar to each task are its examples. At most RUBRIC_MAX_TASKS tasks per run (a model
+    call each); returns the predictions and a note for the run's message."""
+    from django.conf import settings
+
+    from llmcore import services as llm
+    from llmcore.engine.types import ModelUnavailable, TransientBackendError
+    from llmcore.models import ModelConfig
+
+    from ..models import Job
+
+    config = ModelConfig.objects.get(pk=run.model_id)
+    try:
+        llm.check_model_allowed(config, run.team, role=None)
+        llm.check_budget(run.team)
+    except (llm.ModelNotAllowed, llm.BudgetExceeded) as refused:
+        return [], f"{config.name} could not label tasks: {refused}"
+    limit = getattr(settings, "ASSAY_TRIAGE_RUBRIC_MAX_TASKS", RUBRIC_MAX_TASKS)
+    chosen = unlabelled[:limit]
+    human = tasks.human
+    titles = dict(Job.objects.filter(team=run.team).values_list("id", "title"))
+    predictions: list[ExposurePrediction] = []
+    for start_at in range(0, len(chosen), RUBRIC_CHUNK):
+        part = chosen[start_at : start_at + RUBRIC_CHUNK]
+        requests, near_by_task = [], {}
+        for i in part:
+            near = []
+            if human:
+                similarity = vectors[human] @ vectors[i]
+                near = [
+                    (human[j], float(similarity[j]))
+                    for j in similarity.argsort()[::-1][: rubric.MAX_EXAMPLES]
+                ]
+            near_by_task[i] = near
+            examples = [rubric.Example(tasks.statements[j], tasks.labels[j]) for j, _ in near]
+            requests.append(
+                rubric.request_for(tasks.statements[i], titles.get(tasks.jobs[i], ""), examples, str(i))
+            )
+        try:
+            results = llm.run_inference(config.pk, requests, team_id=run.team_id, purpose="triage")
+        except (ModelUnavailable, TransientBackendError) as error:
+            return predictions, f"{config.name} stopped after {len(predictions)} tasks: {error}"
+        for i, result in zip(part, results, strict=True):
+            answer = rubric.parse(result.text) if result.ok else None
+            if answer is None or answer.label is None:
+                continue
+            predictions.append(
+                ExposurePrediction(
+                    task_id=tasks.ids[i],
+                    run=run,
+                    label=answer.label,
+                    confidence=0.0,  # a model's word is not a calibrated probability
+                    method=rubric.METHOD_CODE,
+                    probabilities={},
+                    neighbours=[[tasks.ids[j], tasks.labels[j], round(s, 3)] for j, s in near_by_task[i]],
+                    rationale=answer.rationale,
+                )
+            )
+        _progress(run, f"Labelling by the rubric with {config.name}", start_at + len(part), len(chosen))
+    skipped = len(chosen) - len(predictions)
+    note = (
+        f"Too few human labels for the classifier: {config.name} labelled {len(predictions)} task"
+        f"{'s' if len(predictions) != 1 else ''} by the rubric"
+        + (f" ({skipped} answers had no label)" if skipped else "")
+        + (
+            f"; the first {limit} of {len(unlabelled)} unlabelled tasks only"
+            if len(unlabelled) > limit
+            else ""
+        )
+        + ". Its labels are not measured on your labels; label tasks to train the classifier."
+    )
+    return predictions, note
 
 
 def _write_task_labels(team: Team, predictions: list[ExposurePrediction]) -> None:
@@ -225,19 +320,24 @@ class Explanation:
     confidence: float
     method: str
     similar: list[tuple[Task, str, float]]  # (labelled task, its label, similarity), most similar first
+    rationale: str = ""  # a model's reason, when a model labelled it by the rubric
 
 
 def explain(task: Task) -> Explanation | None:
     """Why the pre-screen predicted this task's label: the labelled tasks it resembles most (two
     queries), or None when its label is not a prediction."""
-    prediction = ExposurePrediction.objects.filter(task=task).first()
+    prediction = ExposurePrediction.objects.filter(task=task).select_related("run__model").first()
     if prediction is None or task.label_source != LabelSource.PREDICTED:
         return None
     near = prediction.neighbours[:EXPLANATION_NEIGHBOURS]
     tasks = Task.objects.for_team(task.job.team).in_bulk([n[0] for n in near])
     similar = [(tasks[n[0]], n[1], n[2]) for n in near if n[0] in tasks]
-    method = classifier.METHOD if prediction.method == classifier.METHOD_CODE else prediction.method
-    return Explanation(prediction.label, prediction.confidence, method, similar)
+    if prediction.method == classifier.METHOD_CODE:
+        method = classifier.METHOD
+    else:
+        model = prediction.run.model
+        method = f"{model.name if model else 'a model'}"
+    return Explanation(prediction.label, prediction.confidence, method, similar, prediction.rationale)
 
 
 def latest(team: Team) -> TriageRun | None:

@@ -3,6 +3,7 @@ and the "Label next" list (least confident predictions first) with one-click lab
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from accounts.pages import page_context, wants_fragment
+from llmcore.forms import ModelConfigChoiceField
+from llmcore.models import Modality, ModelConfig
 
 from ..access import get_portfolio_team, get_task_for_user
 from ..models import Exposure, LabelSource, Task
@@ -49,6 +52,7 @@ def _context(access, **extra) -> dict:
         labels=Exposure.choices,
         min_labels=classifier.MIN_LABELS,
         method=classifier.METHOD,
+        start_form=TriageStartForm(team=access.team, role=access.role) if access.can_edit_portfolio else None,
         **extra,
     )
 
@@ -63,11 +67,36 @@ def triage(request: HttpRequest, team_slug: str) -> HttpResponse:
     return render(request, template, _context(access))
 
 
+class TriageStartForm(forms.Form):
+    model = ModelConfigChoiceField(
+        queryset=ModelConfig.objects.none(),
+        label="Model for teams with few labels",
+        required=False,
+        empty_label="None: the classifier only",
+        error_messages={"invalid_choice": "Pick one of the team's models listed here."},
+        help_text=f"While the team has fewer than {classifier.MIN_LABELS} labels, this model labels up to "
+        f"{service.RUBRIC_MAX_TASKS} tasks by the rubric, with its reason. From then on the classifier "
+        "takes over.",
+    )
+
+    def __init__(self, *args, team, role: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        models = ModelConfig.objects.available_models(team, role).filter(modality=Modality.TEXT)
+        self.fields["model"].queryset = models.order_by("name")
+        if not self.is_bound:
+            last = service.latest(team)
+            self.initial.setdefault("model", last.model_id if last else None)
+
+
 @login_required
 @require_POST
 def triage_start(request: HttpRequest, team_slug: str) -> HttpResponse:
     access = get_portfolio_team(request, team_slug, write=True)
-    _, started = service.start(access.team, request.user)
+    form = TriageStartForm(request.POST, team=access.team, role=access.role)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["model"]))
+        return redirect("triage", team_slug=team_slug)
+    _, started = service.start(access.team, request.user, model=form.cleaned_data["model"])
     messages.success(
         request, "The pre-screen is running on a worker." if started else "The pre-screen is already running."
     )

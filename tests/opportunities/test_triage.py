@@ -292,3 +292,82 @@ def test_the_task_page_explains_a_prediction_with_the_labelled_tasks_it_resemble
     human = Task.objects.filter(label_source=LabelSource.HUMAN).first()
     page = owner_client.get(reverse("task_detail", args=[labelled_team.slug, human.code])).text
     assert "prediction-explanation" not in page
+
+
+# --- labels from a model, by the rubric, for teams with few labels --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "reason"),
+    [
+        ("Label: E1\nReason: Drafting text is what a chat model does.", "E1", "Drafting text is what a chat"),
+        ("label: e2 reason: needs the document archive", "E2", "needs the document archive"),
+        ("**Label:** E0 — physical work.\nReason: lifting boxes", "E0", "lifting boxes"),
+        ("E 1", "E1", "E 1"),
+        ("I cannot decide.", None, "I cannot decide."),
+        ("Label: E7", None, "Label: E7"),
+    ],
+)
+def test_the_rubric_answer_is_parsed_into_a_label_and_its_reason(text, label, reason):
+    from opportunities.triage import rubric
+
+    answer = rubric.parse(text)
+    assert answer.label == label and answer.rationale.startswith(reason)
+
+
+def test_the_rubric_prompt_carries_the_rubric_and_the_most_similar_labelled_examples():
+    from opportunities.triage import rubric
+
+    request = rubric.request_for("Write <b>letters</b>", "Clerk", [rubric.Example("Draft memos", "E1")] * 6)
+    system, user = request.messages
+    assert "E2 - exposure through LLM-powered software" in system.content
+    assert (
+        user.content.count("Draft memos") == rubric.MAX_EXAMPLES
+        and "Task: Write <b>letters</b>" in user.content
+    )
+    assert request.params.temperature == 0 and request.params.max_new_tokens == rubric.MAX_TOKENS
+
+
+def test_the_start_form_offers_only_the_teams_models(labelled_team, owner_client, stranger):
+    from django.urls import reverse
+
+    from tests.factories import make_model_config
+
+    other = make_model_config(stranger.teams.get(), name="Their model")
+    response = owner_client.post(reverse("triage_start", args=[labelled_team.slug]), {"model": other.pk})
+    assert response.status_code == 302 and not TriageRun.objects.exists()
+    page = owner_client.get(reverse("triage", args=[labelled_team.slug])).text
+    assert "Pick one of the team" in page
+
+
+@pytest.mark.realmodel
+def test_with_few_labels_a_chosen_model_labels_tasks_by_the_rubric_with_its_reason(
+    team, settings, owner_client
+):
+    """The real default model, two tasks: whatever it answers is stored as a marked prediction with the
+    model's words, or the run says how many answers had no label. A human label is never touched."""
+    from django.urls import reverse
+
+    from llmcore.seed import DEFAULT_GENERATOR_NAME, enable_default_models
+
+    settings.ASSAY_TRIAGE_RUBRIC_MAX_TASKS = 2
+    model = next(m for m in enable_default_models(team) if m.name == DEFAULT_GENERATOR_NAME)
+    job = Job.objects.create(team=team, title="Clerk")
+    human = Task.objects.create(job=job, statement="File papers", exposure_label="E0", label_source="human")
+    for statement in ("Write letters to customers", "Lift boxes onto the truck", "Sweep the floor"):
+        Task.objects.create(job=job, statement=statement)
+    run = service.execute(TriageRun.objects.create(team=team, model=model).pk)
+
+    assert run.status == "done" and "tasks by the rubric" in run.message
+    predictions = list(ExposurePrediction.objects.filter(run=run))
+    assert len(predictions) == 2 or f"({2 - len(predictions)} answers had no label)" in run.message
+    for prediction in predictions:
+        assert (
+            prediction.method == "rubric" and prediction.rationale and prediction.neighbours[0][0] == human.pk
+        )
+        task = Task.objects.get(pk=prediction.task_id)
+        assert (task.exposure_label, task.label_source) == (prediction.label, LabelSource.PREDICTED)
+        page = owner_client.get(reverse("task_detail", args=[team.slug, task.code])).text
+        assert f"Labelled by {DEFAULT_GENERATOR_NAME} following the rubric" in page
+    human.refresh_from_db()
+    assert (human.exposure_label, human.label_source) == ("E0", LabelSource.HUMAN)
