@@ -66,6 +66,10 @@ INSTALLED_APPS = [
     "audits",
     "audits.fairness",
     "reports",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +249,36 @@ ASSAY_TRIAL_CASES = env_int("ASSAY_TRIAL_CASES", 3)
 # The matrix draws at most this many tasks; beyond, a sample of each quadrant (and says so), while its
 # counts and highest-value lists cover every task (opportunities/matrix.py sample_for_matrix).
 ASSAY_MATRIX_MAX_POINTS = env_int("ASSAY_MATRIX_MAX_POINTS", 5000)
+
+# REST API (api/): personal bearer tokens or the session, JSON errors, pages, a rate per token counted in
+# the cache above (Redis when REDIS_URL is set).
+ASSAY_API_RATE = env_str("ASSAY_API_RATE", "600/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pages",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiSchema",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "COERCE_DECIMAL_TO_STRING": False,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Assay REST API",
+    "DESCRIPTION": "Teams, jobs, tasks and experiments. Authenticate with a personal API token "
+    "(Your account → API tokens) sent as `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie

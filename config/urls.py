@@ -9,6 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health_views.health, name="health"),  # instance admins (staff) only
     path("", include("accounts.urls")),
+    path("", include("api.account_urls")),
+    path("api/v1/", include("api.urls")),
     path("t/<slug:team_slug>/", include("opportunities.urls")),
     path("t/<slug:team_slug>/", include("llmcore.urls")),
     path("t/<slug:team_slug>/", include("experiments.urls")),

@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import invitations
 from accounts.models import Membership, Team
+from api import tokens as api_tokens
 from audits import services as audit_services
 from audits.models import SIGNED, Audit
 from experiments.models import Experiment
@@ -30,6 +31,9 @@ from tests.factories import make_team, make_user
 # Statuses that show the persona was kept out (or the method does not exist on that view).
 LOGIN = "login"
 KEPT_OUT = {404, 405}
+# The REST API answers a request without credentials 401 (a JSON error), not a sign-in redirect.
+API_PREFIX = "/api/"
+API_UNAUTHENTICATED = {401}
 READ_ONLY_POST = {403, 404, 405}
 
 
@@ -101,6 +105,7 @@ def world(db, settings):
     add_fairness_results(team, admin)
     add_report(team, admin, settings)
     add_task_proposal(team, admin)
+    api_tokens.issue_token(admin, "URL walk", 7)  # for the token page's revoke
     other = make_team("Elsewhere", "elsewhere")
     stranger = make_user("stranger-admin", team=other, role="admin")
     outsider_editor = make_user("outside-editor", team=other, role="editor")
@@ -275,7 +280,8 @@ def test_every_url_keeps_out_everyone_who_may_not_see_or_change_it(world):
                         continue
                     if persona == "anonymous":
                         redirected = status == 302 and "/login/" in response.get("Location", "")
-                        if not (redirected or status in KEPT_OUT or personal):
+                        refused = url.startswith(API_PREFIX) and status in API_UNAUTHENTICATED
+                        if not (redirected or refused or status in KEPT_OUT or personal):
                             problems.append(f"anonymous {method.upper()} {url}: {status}")
                     elif persona in ("stranger", "editor_elsewhere"):
                         if not personal and status not in KEPT_OUT:

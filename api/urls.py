@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from .views import docs, experiments, imports, jobs, tasks, teams
+
+app_name = "api"
+
+TEAM = "teams/<slug:team_slug>/"
+
+urlpatterns = [
+    path("openapi.json", docs.Schema.as_view(), name="schema"),
+    path("docs/", docs.Docs.as_view(), name="docs"),
+    path("teams/", teams.TeamList.as_view(), name="team_list"),
+    path(TEAM, teams.TeamDetail.as_view(), name="team_detail"),
+    path(TEAM + "jobs/", jobs.JobList.as_view(), name="job_list"),
+    path(TEAM + "jobs/<uuid:code>/", jobs.JobDetail.as_view(), name="job_detail"),
+    path(TEAM + "tasks/", tasks.TaskList.as_view(), name="task_list"),
+    path(TEAM + "tasks/import/", imports.TaskImport.as_view(), name="task_import"),
+    path(TEAM + "tasks/<uuid:code>/", tasks.TaskDetail.as_view(), name="task_detail"),
+    path(TEAM + "experiments/", experiments.ExperimentList.as_view(), name="experiment_list"),
+    path(TEAM + "experiments/<uuid:code>/", experiments.ExperimentDetail.as_view(), name="experiment_detail"),
+    path(
+        TEAM + "experiments/<uuid:code>/start/",
+        experiments.ExperimentStart.as_view(),
+        name="experiment_start",
+    ),
+    path(
+        TEAM + "experiments/<uuid:code>/cancel/",
+        experiments.ExperimentCancel.as_view(),
+        name="experiment_cancel",
+    ),
+    path(
+        TEAM + "experiments/<uuid:code>/results/",
+        experiments.ExperimentResults.as_view(),
+        name="experiment_results",
+    ),
+]
