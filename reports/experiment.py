@@ -1,6 +1,6 @@
 """The experiment report as one dict (the versioned JSON, schemas/experiment-report-1.json), which the PDF,
 XLSX and CSV render: the grid, each run's scores with their 95% intervals, cost and latency, example
-outputs (the best and the worst scored of each run), human review agreement (between reviewers, and
+outputs (the best and the worst scored of each run), each scorer's figures per run, human review agreement (between reviewers, and
 between the scorer and the reviewers) and the task verdicts the experiment feeds.
 
 The figures come from experiments.results and experiments.evidence, as the experiment page shows
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
 from experiments.evidence import evidence_by_run
-from experiments.models import Experiment, Generation, HumanReview
+from experiments.models import Experiment, Generation, HumanReview, Score
 from experiments.results import summarise
 from experiments.reviewing import reviewer_agreement
 from llmcore.stats import proportion
@@ -72,6 +73,33 @@ def _examples(run_ids: list[int], labels: dict[int, str]) -> list[dict]:
     return out
 
 
+def _scorer_rows(run_ids: list[int]) -> dict[int, list[dict]]:
+    """Each run's figures per scorer (mean value, pass rate with its interval): one grouped query."""
+    rows = (
+        Score.objects.filter(generation__run_id__in=run_ids, status="scored")
+        .values("generation__run_id", "position", "scorer")
+        .annotate(
+            mean=Avg("value"),
+            scored=Count("id"),
+            decided=Count("id", filter=Q(passed__isnull=False)),
+            passed=Count("id", filter=Q(passed=True)),
+        )
+        .order_by("generation__run_id", "position")
+    )
+    out: dict[int, list[dict]] = {run_id: [] for run_id in run_ids}
+    for row in rows:
+        out[row["generation__run_id"]].append(
+            {
+                "position": row["position"] + 1,
+                "scorer": row["scorer"],
+                "scored": row["scored"],
+                "mean": _round(row["mean"]),
+                "pass_rate": interval(proportion(row["passed"], row["decided"])),
+            }
+        )
+    return out
+
+
 def build(experiment: Experiment, progress: Progress | None = None) -> dict:
     step = progress or (lambda percent, stage: None)
     team = experiment.team
@@ -84,6 +112,7 @@ def build(experiment: Experiment, progress: Progress | None = None) -> dict:
     )
     step(35, "Reading reviews")
     evidence = evidence_by_run(labels)
+    by_scorer = _scorer_rows(list(labels))
     run_rows = []
     for run in runs:
         s, e = summaries[run.pk], evidence[run.pk]
@@ -101,6 +130,7 @@ def build(experiment: Experiment, progress: Progress | None = None) -> dict:
                 "undecided": s.undecided,
                 "pass_rate": interval(s.pass_rate),
                 "mean_score": _round(s.mean_score),
+                "scorers": by_scorer[run.pk],
                 "all_repeats_pass_rate": _round(s.consistency.all_k_pass_rate),
                 "latency_p50_s": _round(s.latency.p50),
                 "latency_p95_s": _round(s.latency.p95),

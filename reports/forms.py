@@ -17,7 +17,7 @@ class ReportRequestForm(forms.Form):
     jobs = forms.MultipleChoiceField(
         required=False,
         label="Jobs (portfolio report)",
-        help_text="None ticked: the whole portfolio.",
+        help_text="None selected: the whole portfolio. Ctrl- or Cmd-click to choose several.",
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
     experiment = forms.ChoiceField(required=False, label="Experiment (experiment report)")

@@ -183,8 +183,28 @@ def experiment_tables(doc: dict) -> list[Table]:
         ]
         for v in doc["verdicts"]
     ]
+    scores = [
+        [r["label"], sc["scorer"], sc["scored"], sc["mean"]]
+        + [None if sc["pass_rate"] is None else sc["pass_rate"][k] for k in ("rate", "low", "high", "n")]
+        for r in doc["runs"]
+        for sc in r["scorers"]
+    ]
     return [
         _table("Runs", RUN_COLUMNS, doc["runs"]),
+        Table(
+            "Scores",
+            [
+                "run",
+                "scorer",
+                "scored",
+                "mean",
+                "pass_rate",
+                "pass_rate_low",
+                "pass_rate_high",
+                "pass_rate_n",
+            ],
+            scores,
+        ),
         Table("Grid", ["figure", "value"], grid),
         Table(
             "Examples", ["run", "side", "case", "expected", "output", "weighted_score", "passed"], examples

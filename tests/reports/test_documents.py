@@ -122,6 +122,10 @@ def test_the_experiment_report_has_runs_with_intervals_examples_agreement_and_ve
     assert run["pass_rate"]["successes"] == 4 and run["pass_rate"]["n"] == 8
     assert run["pass_rate"]["low"] < 0.5 < run["pass_rate"]["high"]
     assert run["reviews"]["accepted"] == 8 and run["reviews"]["accept_or_edit"]["rate"] == 1.0
+    assert run["scorers"] == [
+        {"position": 1, "scorer": "contains", "scored": 8, "mean": 0.5,
+         "pass_rate": {"successes": 4, "n": 8, "rate": 0.5, "low": run["pass_rate"]["low"], "high": run["pass_rate"]["high"]}},
+    ]  # fmt: skip
     assert run["scorer_kappa_n"] == 8 and run["latency_p50_s"] == 0.25 and run["cost"] > 0
     sides = [x["side"] for x in doc["examples"]]
     assert sides == ["best", "best", "worst", "worst"]
@@ -138,7 +142,7 @@ def test_the_experiment_report_formats_escape_model_output(team, experiment):
     assert "<script>x()" not in html and "&lt;script&gt;x()&lt;/script&gt;" in html
     assert html.count("<svg") == 1 and 'id="verdicts"' in html
     book = openpyxl.load_workbook(io.BytesIO(rendering.to_xlsx("experiment", doc)))
-    assert book.sheetnames == ["Runs", "Grid", "Examples", "Review agreement", "Verdicts"]
+    assert book.sheetnames == ["Runs", "Scores", "Grid", "Examples", "Review agreement", "Verdicts"]
     header = [c.value for c in book["Runs"][1]]
     first = [c.value for c in book["Runs"][2]]
     assert first[header.index("pass_rate_n")] == 8 and isinstance(first[header.index("pass_rate_low")], float)
