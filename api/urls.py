@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import docs, experiments, imports, jobs, tasks, teams
+from .views import datasets, docs, experiments, imports, jobs, models, prompts, tasks, teams
 
 app_name = "api"
 
@@ -35,4 +35,12 @@ urlpatterns = [
         experiments.ExperimentResults.as_view(),
         name="experiment_results",
     ),
+    path(TEAM + "models/", models.ModelList.as_view(), name="model_list"),
+    path(TEAM + "models/<uuid:code>/", models.ModelDetail.as_view(), name="model_detail"),
+    path(TEAM + "prompts/", prompts.PromptList.as_view(), name="prompt_list"),
+    path(TEAM + "prompts/<uuid:code>/", prompts.PromptDetail.as_view(), name="prompt_detail"),
+    path(TEAM + "prompts/<uuid:code>/versions/", prompts.PromptVersions.as_view(), name="prompt_versions"),
+    path(TEAM + "datasets/", datasets.DatasetList.as_view(), name="dataset_list"),
+    path(TEAM + "datasets/<uuid:code>/", datasets.DatasetDetail.as_view(), name="dataset_detail"),
+    path(TEAM + "datasets/<uuid:code>/cases/", datasets.DatasetCases.as_view(), name="dataset_cases"),
 ]
