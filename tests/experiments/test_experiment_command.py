@@ -285,3 +285,23 @@ def test_the_default_model_is_used_when_the_file_names_none(team, tmp_path):
     enable_default_models(team)
     run("run", write_grid(tmp_path, models=None), "--team", "acme")
     assert [m.name for m in Experiment.objects.get().model_configs.all()] == [DEFAULT_GENERATOR_NAME]
+
+
+def test_wait_exits_non_zero_when_the_experiment_failed(team, model, monkeypatch, tmp_path):
+    from llmcore.engine.types import ModelUnavailable
+
+    def missing(spec, requests, batch_size=None):
+        raise ModelUnavailable(
+            "No model files in /models/tiny: register a folder that exists on the workers."
+        )
+
+    install_fake_engine(monkeypatch, missing)
+    real = grid.start_experiment
+    monkeypatch.setattr(grid, "start_experiment", lambda e, u, r: (real(e, u, r), drive(e.pk))[0])
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="ended failed: Every run failed"):
+        call_command(
+            "experiment", "run", str(write_grid(tmp_path)), "--team", "acme", "--wait", stdout=out, stderr=err
+        )
+    assert "failed" in out.getvalue().splitlines()[-1]  # the table is printed first
+    assert "Refund? v1 × Tiny test model × greedy: failed: No model files in /models/tiny" in err.getvalue()

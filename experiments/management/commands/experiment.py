@@ -113,6 +113,9 @@ class Command(BaseCommand):
         summaries = run_summaries(experiment)
         self.stdout.write(gridrun.table(summaries))
         if done.status != Status.DONE:
+            for run, _ in summaries:
+                if run.status != Status.DONE and run.message:
+                    self.stderr.write(f"{run.label}: {run.status}: {run.message}")
             raise CommandError(f"Experiment {experiment.code} ended {done.status}: {done.message}")
         if fail_under is not None:
             failing = gridrun.below(summaries, fail_under)
