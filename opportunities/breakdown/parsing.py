@@ -24,15 +24,16 @@ MAX_STATEMENT = min(STATEMENT_MAX_LENGTH, 300)  # a task is one sentence; longer
 # with people). A guess only: the person accepting the proposal can change it.
 _VERBS = {
     "write": {"write", "draft", "prepare", "compose", "create", "document", "summarise", "summarize",
-              "translate", "edit", "proofread", "produce", "record", "report", "update", "fill", "file",
+              "translate", "edit", "proofread", "produce", "email", "record", "report", "update", "fill", "file",
               "writing", "drafting", "preparing", "creating", "updating", "filing"},
     "read": {"read", "review", "check", "analyse", "analyze", "research", "monitor", "verify", "audit",
              "examine", "inspect", "compare", "reconcile", "track", "study", "evaluate", "assess",
-             "look", "search", "find", "reviewing", "reading", "checking", "analysing", "analyzing",
+             "look", "search", "find", "screen", "screening", "reviewing", "reading", "checking", "analysing", "analyzing",
              "researching", "monitoring", "tracking"},
     "chat": {"answer", "respond", "reply", "talk", "call", "meet", "discuss", "advise", "assist",
              "help", "support", "present", "negotiate", "interview", "train", "coach", "greet",
-             "handle", "answering", "responding", "assisting", "helping", "presenting", "advising"},
+             "handle", "speak", "contact", "consult", "phone", "answering", "responding",
+             "assisting", "helping", "presenting", "advising", "speaking", "talking", "meeting"},
 }  # fmt: skip
 _KIND_WORDS = {"writing": "write", "reading": "read", "talking": "chat", "others": "other"}
 
@@ -49,6 +50,12 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[a-z0-9]+")
+# Words a task (a verb phrase) does not start with: the model talking, not listing.
+_NOT_A_VERB = {"i", "we", "you", "they", "he", "she", "it", "this", "that", "these", "those", "there",
+               "another", "a", "an", "here", "sure", "hope", "note", "as", "in", "to", "if", "when",
+               "overall", "also"}  # fmt: skip
+_GENERIC = re.compile(r"^(?:task|step|item)\s*\d*$", re.IGNORECASE)
+MAX_WORDS = 30  # longer is a paragraph, not a task
 _LEADING_NUMBERS = re.compile(r"^(?:\d+(?:\.\d+)*[.:)]\s+)+")
 
 
@@ -160,6 +167,8 @@ def _hours(low: str, high: str | None) -> Decimal:
 
 
 def _clean_statement(statement: str) -> str:
+    statement = re.sub(r"\*\*|__|`", "", statement)
+    statement = re.sub(r"\s*\([^()]*:[^()]*\)\s*$", "", statement)  # "(Verb: pick)": the model annotating
     statement = re.sub(r"\s+", " ", statement).strip(" .;,:-–—*_`\"'")
     statement = _LEADING_NUMBERS.sub("", statement)  # "1.1.2: Answer ..." (numbering the model nested)
     # "Prepare financial statements: This includes ..." / "File taxes - accountants file ...": the task is
@@ -182,8 +191,12 @@ def _looks_like_task(statement: str) -> bool:
     letters = sum(c.isalpha() for c in statement)
     if letters < 0.6 * len(statement.replace(" ", "")):
         return False  # "1.1.1.2 2019-04-30", "1. 2. 3."
-    lowered = statement.lower()
-    return not (lowered.endswith("?") or lowered.startswith(("here are", "here is", "sure", "i'm ", "i am ")))
+    first = _WORD.findall(words[0].lower())
+    if not first or first[0] in _NOT_A_VERB or _GENERIC.match(statement):
+        return False  # prose about the job ("They also ...", "A coordinator must ..."), or "Task 1"
+    if len(words) > MAX_WORDS or statement.endswith("?"):
+        return False
+    return not re.search(r"\b(?:i|i'm|i'll|i've|my|you|your)\b", statement.lower())
 
 
 def _only_title(key: str, title: str) -> bool:

@@ -9,7 +9,7 @@ already has. The parser reads both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llmcore.engine.params import InferenceParams
 
@@ -19,6 +19,7 @@ SMALL_ASK_FOR = 8  # the small model keeps to a short list and rambles past it
 MAX_NEW_TOKENS = 400  # ~12 lines of `kind | hours | task`
 DESCRIPTION_CHARS = 1_500  # enough to describe a job; keeps the prompt inside small context windows
 EXISTING_SHOWN = 40
+TIMEOUT_S = 300.0  # inside the Celery task's 10-minute soft limit
 
 PLAIN = """Job: {title}
 Description: {description}
@@ -54,12 +55,23 @@ def is_small(parameter_count: int | None, local: bool) -> bool:
 
 
 def build(
-    title: str, description: str, existing: list[str], *, small: bool, max_new_tokens: int = MAX_NEW_TOKENS
+    title: str,
+    description: str,
+    existing: list[str],
+    *,
+    small: bool,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    attempt: int = 0,
 ) -> BreakdownPrompt:
+    """attempt: how many times this model was asked for this job's tasks before."""
     description = " ".join(description.split())[:DESCRIPTION_CHARS] or "(no description)"
     title = " ".join(title.split())
-    # Greedy, with a light repetition penalty: without it the small model repeats one line to the end.
-    params = InferenceParams(max_new_tokens=max_new_tokens, repetition_penalty=1.1)
+    # Greedy the first time, with a light repetition penalty (without it the small model repeats one line
+    # to the end); asked again, it samples with a new seed, so another try gives another list.
+    # The answer is kept even when cut by the time limit; on a busy CPU the small model writes ~1 token/s.
+    params = InferenceParams(max_new_tokens=max_new_tokens, repetition_penalty=1.1, timeout_s=TIMEOUT_S)
+    if attempt:  # at 0.7 the small model drifts into prose; 0.5 still varies the list
+        params = replace(params, temperature=0.5, top_p=0.9, seed=attempt)
     if small:
         text = PLAIN.format(title=title, description=description, count=SMALL_ASK_FOR)
         return BreakdownPrompt(text, False, params)

@@ -152,6 +152,7 @@ def _execute(run: BreakdownRun, max_new_tokens: int) -> None:
         existing,
         small=prompt.is_small(model.parameter_count, model.is_local),
         max_new_tokens=max_new_tokens,
+        attempt=BreakdownRun.objects.filter(job=job, model=model, pk__lt=run.pk).count(),
     )
     BreakdownRun.objects.filter(pk=run.pk).update(prompt=built.text)
     request = GenerationRequest.from_prompt(built.text, built.params, key=f"breakdown:{run.pk}")
@@ -199,10 +200,10 @@ def _done_message(result: GenerationResult, proposals: list[parsing.Proposal]) -
     if proposals:
         return ""
     if not result.text.strip():
-        return "The model gave an empty answer, so there is nothing to propose. Try again or pick a larger model."
+        return "The model gave an empty answer, so there is nothing to propose. Ask again or pick a larger model."
     return (
         "Nothing in the model's answer reads as a task (its answer is shown below). Small models often "
-        "wander; try again, add a job description, or pick a larger model."
+        "wander; ask again (each new try gives another list), add a job description, or pick a larger model."
     )
 
 

@@ -128,11 +128,23 @@ def test_prose_around_a_list_and_headers_are_not_tasks():
     assert [p.statement for p in parsing.parse(text)] == ["Check the inbox", "Reply to partners"]
 
 
+def test_the_small_models_prose_about_the_job_is_not_taken_for_tasks():
+    # Sampled answers of SmolLM2-135M (temperature 0.7), kept verbatim.
+    text = """To prepare for the job, I'll spend a few hours preparing my accounting books
+1. Task 1
+2. Another way to look at it is as a task for all warehouse workers - picking supplies, preparing packages, etc.
+3. They also have to prepare food for customers, which includes getting ingredients from suppliers
+4. A Marketing Coordinator must perform various tasks daily to ensure they provide exceptional service.
+5. Load heavy boxes into vans for delivery (Verb: **load**)"""
+    assert [p.statement for p in parsing.parse(text)] == ["Load heavy boxes into vans for delivery"]
+
+
 def test_at_most_forty_proposals_and_long_statements_are_cut_at_a_word():
     text = "\n".join(f"{i}. Process request number {i}" for i in range(1, 100))
     assert len(parsing.parse(text)) == parsing.MAX_PROPOSALS
-    long = parsing.parse("- Write " + "very " * 200 + "long things")[0].statement
-    assert len(long) <= parsing.MAX_STATEMENT and long.endswith("very…")
+    long = parsing.parse("- Write " + "interdepartmental " * 25 + "memos")[0].statement
+    assert len(long) <= parsing.MAX_STATEMENT and long.endswith("interdepartmental…")
+    assert parsing.parse("- Write " + "very " * 40 + "long paragraphs") == []  # prose, not a task
 
 
 def test_an_answer_with_no_task_in_it_parses_to_nothing():
@@ -205,6 +217,15 @@ def test_a_run_saves_the_proposals_keeps_the_answer_and_logs_the_call(job, smol,
         smol.pk,
     )
     assert Task.objects.count() == 1  # nothing added without a click
+
+
+def test_asking_the_same_model_again_samples_so_the_list_differs(job, smol, monkeypatch):
+    fake = answering(STRUCTURED)
+    monkeypatch.setattr(runtime, "generate", fake)
+    service.execute(queued(job, smol).pk)
+    service.execute(queued(job, smol).pk)
+    first, second = (requests[0].params for _, requests in fake.calls)
+    assert first.temperature == 0 and (second.temperature, second.seed) == (0.5, 1)
 
 
 def test_a_run_claimed_by_another_worker_is_left_alone(job, smol, monkeypatch):
