@@ -100,3 +100,14 @@ class GenerationSerializer(serializers.ModelSerializer):
 
 class ResultFilters(serializers.Serializer):
     run = serializers.UUIDField(required=False, help_text="Only the outputs of this run (its code).")
+
+
+class NewExperimentSerializer(serializers.Serializer):
+    grid = serializers.JSONField(
+        help_text="A grid, as in a grid file of `manage.py experiment run` (name, dataset with cases, prompts, "
+        "models, params, scorers, repeats, reuse_cached): an object, or the YAML text of a file. The dataset "
+        "and prompt versions are created or reused by content; each call makes a new experiment."
+    )
+    start = serializers.BooleanField(
+        default=False, help_text="Start it at once (otherwise it stays a draft)."
+    )

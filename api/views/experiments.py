@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from experiments import gridfile
 from experiments.access import get_experiment_for_user
 from experiments.models import Experiment, Generation
-from experiments.services import grid
+from experiments.services import grid, gridfiles
 from experiments.views.experiments import progress_context
 from llmcore.services import BudgetExceeded, ModelNotAllowed
 
@@ -20,6 +22,7 @@ from ..serializers.experiments import (
     ExperimentFilters,
     ExperimentSerializer,
     GenerationSerializer,
+    NewExperimentSerializer,
     ResultFilters,
 )
 from .base import TeamScoped
@@ -36,7 +39,8 @@ def _detail(experiment: Experiment) -> dict:
 
 @extend_schema_view(get=extend_schema(parameters=[ExperimentFilters]))
 class ExperimentList(TeamScoped, generics.ListAPIView):
-    """The team's experiments, newest first, with how many outputs are done."""
+    """The team's experiments, newest first, with how many outputs are done; editors and admins create
+    one from a grid."""
 
     serializer_class = ExperimentSerializer
 
@@ -49,6 +53,40 @@ class ExperimentList(TeamScoped, generics.ListAPIView):
         if "status" in filters:
             experiments = experiments.filter(status=filters["status"])
         return experiments.with_progress().order_by("-created", "-id")
+
+    @extend_schema(
+        request=NewExperimentSerializer,
+        responses={201: ExperimentDetailSerializer},
+        description="Creates an experiment from a grid (the grid file format of experiments as code); with "
+        "`start` it is started too (409 if it cannot start: the draft is kept, its code in the message).",
+    )
+    def post(self, request, team_slug: str):
+        access = self.access(write=True)
+        body = NewExperimentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        raw = body.validated_data["grid"]
+        try:
+            spec = gridfile.parse_text(raw) if isinstance(raw, str) else gridfile.parse_data(raw)
+            applied = gridfiles.apply_grid(access.team, request.user, access.role, spec)
+        except gridfile.GridFileError as error:
+            raise ValidationError({"grid": error.errors}) from None
+        experiment = applied.experiment
+        if body.validated_data["start"]:
+            _start(experiment, request.user, access.role, kept=True)
+        return Response(_detail(experiment), status=status.HTTP_201_CREATED)
+
+
+def _start(experiment: Experiment, user, role: str, kept: bool = False) -> None:
+    """grid.start_experiment, its refusals as 409 with the reason."""
+    suffix = f" The draft experiment {experiment.code} was saved." if kept else ""
+    try:
+        grid.start_experiment(experiment, user, role)
+    except BudgetExceeded as error:
+        raise Conflict(f"{error}{suffix}", "budget_exceeded") from None
+    except ModelNotAllowed as error:
+        raise Conflict(f"{error}{suffix}", "model_not_allowed") from None
+    except grid.ExperimentError as error:
+        raise Conflict(f"{error}{suffix}", "cannot_start") from None
 
 
 class ExperimentDetail(TeamScoped, generics.GenericAPIView):
@@ -68,14 +106,7 @@ class ExperimentStart(TeamScoped, generics.GenericAPIView):
         """Starts a draft: one queued run per grid cell. 409 when it cannot start (already started, no
         cases, budget spent, model not allowed, task queue down), with the reason."""
         access, experiment = get_experiment_for_user(request, team_slug, code, write=True)
-        try:
-            grid.start_experiment(experiment, request.user, access.role)
-        except BudgetExceeded as error:
-            raise Conflict(str(error), "budget_exceeded") from None
-        except ModelNotAllowed as error:
-            raise Conflict(str(error), "model_not_allowed") from None
-        except grid.ExperimentError as error:
-            raise Conflict(str(error), "cannot_start") from None
+        _start(experiment, request.user, access.role)
         return Response(_detail(experiment), status=status.HTTP_202_ACCEPTED)
 
 

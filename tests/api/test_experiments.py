@@ -105,3 +105,52 @@ def test_cancel_stops_the_runs_still_queued(api_as, editor, draft, django_captur
     assert response.json()["experiment"]["status"] == "cancelled"
     assert Run.objects.get().status == Status.CANCELLED
     assert client.post(f"{BASE}{draft.code}/cancel/").json()["cancelled_runs"] == 0
+
+
+def _grid(team, model_name: str) -> dict:
+    return {
+        "name": "Ticket topics from CI",
+        "dataset": {
+            "cases": [{"key": "T-1", "input": {"ticket": "Refund please"}, "expected_label": "billing"}]
+        },
+        "prompts": [{"name": "Topic", "instruction": "Topic of: {{ticket}}"}],
+        "models": [model_name],
+        "params": [{"label": "greedy", "temperature": 0, "max_new_tokens": 8}],
+    }
+
+
+def test_an_editor_creates_an_experiment_from_a_grid_object_or_yaml_text(
+    api_as, team, editor, viewer, stranger, django_capture_on_commit_callbacks
+):
+    model = make_model(team, "Grid model")
+    body = {"grid": _grid(team, model.name)}
+    assert api_as(stranger).post(BASE, body, format="json").status_code == 404
+    assert api_as(viewer).post(BASE, body, format="json").status_code == 403
+    client = api_as(editor)
+    created = client.post(BASE, body, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["status"] == "draft" and created.json()["dataset_name"] == "Ticket topics from CI"
+    yaml_text = (
+        "name: Again\ndataset:\n  name: Ticket topics from CI\n  cases:\n"
+        "    - {key: T-1, input: {ticket: Refund please}, expected_label: billing}\n"
+        "prompts:\n  - {name: Topic, instruction: 'Topic of: {{ticket}}'}\n"
+        f"models: [{model.name}]\n"
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        started = client.post(BASE, {"grid": yaml_text, "start": True}, format="json")
+    assert started.status_code == 201 and started.json()["status"] == "queued"
+    # Same dataset and prompt content: reused, not duplicated.
+    assert client.get("/api/v1/teams/acme/datasets/").json()["count"] == 1
+    assert client.get("/api/v1/teams/acme/prompts/").json()["results"][0]["latest_version"] == 1
+
+
+def test_a_grid_with_problems_names_each_one_and_saves_nothing(api_as, team, editor):
+    grid = _grid(team, "No such model")
+    grid["repeats"] = 11
+    response = api_as(editor).post(BASE, {"grid": grid}, format="json")
+    assert response.status_code == 400
+    problems = response.json()["error"]["fields"]["grid"]
+    assert any(p.startswith("repeats") for p in problems)
+    not_yaml = api_as(editor).post(BASE, {"grid": "name: [unclosed"}, format="json")
+    assert not_yaml.status_code == 400 and "YAML" in not_yaml.json()["error"]["fields"]["grid"][0]
+    assert not api_as(editor).get(BASE).json()["results"]
