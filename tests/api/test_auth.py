@@ -127,3 +127,21 @@ def test_nobody_revokes_another_persons_token(client, editor, stranger):
     client.force_login(stranger)
     assert client.post(f"/account/api-tokens/{token.code}/revoke/").status_code == 404
     assert ApiToken.objects.get().revoked is None
+
+
+def test_session_writes_need_the_csrf_token_while_token_writes_do_not(editor, api_as):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(editor)
+    refused = browser.post("/api/v1/teams/acme/jobs/", {"title": "Forged"}, content_type="application/json")
+    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]["message"]
+    assert api_as(editor).post("/api/v1/teams/acme/jobs/", {"title": "Scripted"}, format="json").status_code == 201
+
+
+def test_changes_made_with_a_token_name_its_owner_in_the_change_log(api_as, editor, team):
+    from auditlog.models import LogEntry
+
+    api_as(editor).post("/api/v1/teams/acme/jobs/", {"title": "Logged"}, format="json")
+    entry = LogEntry.objects.get(object_repr="Logged")
+    assert entry.actor == editor
