@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.ratelimit import client_address
+
 from .models import ApiToken
 
 
@@ -27,5 +29,6 @@ class TokenRateThrottle(SimpleRateThrottle):
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
-            ident = f"address:{self.get_ident(request)}"
+            # As the sign-in limits read it: X-Forwarded-For only from a configured trusted proxy.
+            ident = f"address:{client_address(request)}"
         return f"api-throttle:{ident}"

@@ -145,3 +145,12 @@ def test_changes_made_with_a_token_name_its_owner_in_the_change_log(api_as, edit
     api_as(editor).post("/api/v1/teams/acme/jobs/", {"title": "Logged"}, format="json")
     entry = LogEntry.objects.get(object_repr="Logged")
     assert entry.actor == editor
+
+
+def test_anonymous_requests_are_counted_per_address_whatever_x_forwarded_for_says(settings, db):
+    settings.ASSAY_API_RATE = "2/min"
+    client = APIClient()
+    statuses = [
+        client.get("/api/v1/openapi.json", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").status_code for i in range(3)
+    ]
+    assert statuses == [200, 200, 429]
