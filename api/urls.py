@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import datasets, docs, experiments, imports, jobs, models, prompts, tasks, teams
+from .views import audits, datasets, docs, experiments, imports, jobs, models, prompts, tasks, teams
 
 app_name = "api"
 
@@ -43,4 +43,7 @@ urlpatterns = [
     path(TEAM + "datasets/", datasets.DatasetList.as_view(), name="dataset_list"),
     path(TEAM + "datasets/<uuid:code>/", datasets.DatasetDetail.as_view(), name="dataset_detail"),
     path(TEAM + "datasets/<uuid:code>/cases/", datasets.DatasetCases.as_view(), name="dataset_cases"),
+    path(TEAM + "audits/", audits.AuditList.as_view(), name="audit_list"),
+    path(TEAM + "audits/<uuid:code>/", audits.AuditDetail.as_view(), name="audit_detail"),
+    path(TEAM + "risks/", audits.RiskList.as_view(), name="risk_list"),
 ]

@@ -278,6 +278,14 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Choice sets that share a field name get names of their own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskKindEnum": "opportunities.models.TaskKind",
+        "AuditKindEnum": "audits.models.Kind",
+        "ExperimentStatusEnum": "experiments.models.Status",
+        "AuditStatusEnum": "audits.models.AuditStatus",
+        "RiskStatusEnum": "audits.models.RiskStatus",
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -136,7 +136,10 @@ def test_session_writes_need_the_csrf_token_while_token_writes_do_not(editor, ap
     browser.force_login(editor)
     refused = browser.post("/api/v1/teams/acme/jobs/", {"title": "Forged"}, content_type="application/json")
     assert refused.status_code == 403 and "CSRF" in refused.json()["error"]["message"]
-    assert api_as(editor).post("/api/v1/teams/acme/jobs/", {"title": "Scripted"}, format="json").status_code == 201
+    assert (
+        api_as(editor).post("/api/v1/teams/acme/jobs/", {"title": "Scripted"}, format="json").status_code
+        == 201
+    )
 
 
 def test_changes_made_with_a_token_name_its_owner_in_the_change_log(api_as, editor, team):
