@@ -42,6 +42,19 @@ def test_batching_does_not_change_the_vectors(embedder):
     assert np.allclose(together, one_by_one, atol=1e-4)
 
 
+def test_fast_embeddings_stay_close_to_float32_and_unit_length(embedder, monkeypatch):
+    """`fast` (bfloat16 where the CPU has it natively) is what triage's cache uses; forced on here so it
+    runs on any CPU."""
+    from llmcore.engine import local
+
+    monkeypatch.setattr(local, "_cpu_has_fast_bf16", lambda: True)
+    texts = [REFUND, PARAPHRASE, UNRELATED, "short"]
+    fast, exact = embedder.embed(texts, fast=True), embedder.embed(texts)
+    assert fast.dtype == np.float32 and np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert (fast * exact).sum(axis=1).min() > 0.999
+    assert not np.array_equal(fast, exact)  # it did run in bfloat16
+
+
 def test_similar_sentences_are_closer_than_unrelated_ones(embedder):
     refund, paraphrase, unrelated = embedder.embed([REFUND, PARAPHRASE, UNRELATED])
     assert float(refund @ paraphrase) > 0.5
