@@ -13,6 +13,7 @@ The governance trail (audits/trail.py) is separate: hash-chained, for audit even
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from auditlog.middleware import AuditlogMiddleware
@@ -45,8 +46,14 @@ class HistoryMiddleware(AuditlogMiddleware):
     the sign-in limits take it: X-Forwarded-For only from a configured trusted proxy, never from anyone."""
 
     @staticmethod
-    def _get_remote_addr(request) -> str:
-        return client_address(request)
+    def _get_remote_addr(request) -> str | None:
+        """The address, or None when it is not one (no REMOTE_ADDR, a malformed proxy header): the change
+        log stores an IP address, and a request must not fail for want of one."""
+        address = client_address(request)
+        try:
+            return str(ipaddress.ip_address(address))
+        except ValueError:
+            return None
 
     @staticmethod
     def _get_remote_port(request) -> int | None:

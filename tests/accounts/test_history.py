@@ -54,6 +54,24 @@ def test_an_edit_through_the_page_records_who_and_the_fields_before_and_after(te
     assert "eddie" in page and "hours per week" in page.lower() and "5.00 → 7.5" in page
 
 
+@pytest.mark.parametrize(
+    ("address", "stored"), [("203.0.113.7", "203.0.113.7"), ("", None), ("unknown", None)]
+)
+def test_a_request_without_a_valid_address_still_saves_and_is_recorded(
+    team, editor, task, as_user, address, stored
+):
+    """The change log stores an IP address: a request whose address is missing or malformed (a test
+    client, a misconfigured proxy) saves its change anyway, without one."""
+    client = as_user(editor)
+    form = TaskForm(instance=task)
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update(statement="Route tickets to the right queue")
+    response = client.post(reverse("task_edit", args=[team.slug, task.code]), data, REMOTE_ADDR=address)
+    assert response.status_code == 302
+    entry = LogEntry.objects.get_for_object(task).filter(action=LogEntry.Action.UPDATE).get()
+    assert entry.remote_addr == stored
+
+
 def test_role_changes_thresholds_and_deletes_are_recorded(team, owner, editor, job, as_user):
     client = as_user(owner)
     client.post(reverse("member_update", args=[team.slug, editor.memberships.get().pk]), {"role": "viewer"})
