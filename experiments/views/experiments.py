@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
 from accounts.pages import page_context
 from llmcore.services import BudgetExceeded, ModelNotAllowed
 
-from .. import ambiguity, exporting, notices, results, reviewing, trials
+from .. import ambiguity, exporting, notices, result_export, results, reviewing, trials
 from ..access import get_experiment_for_user, get_experiments_team, get_run_for_user
 from ..estimates import describe_duration
 from ..forms import PARAM_PRESETS, ExperimentForm, ParamSetForm, ParamSetFormSet, ScorerForm, ScorerFormSet
@@ -464,13 +464,7 @@ def experiment_export(request: HttpRequest, team_slug: str, code, fmt: str) -> H
     access, experiment = get_experiment_for_user(request, team_slug, code)
     if fmt not in ("csv", "jsonl"):
         raise Http404("Unknown format")
-    generations = (
-        Generation.objects.filter(run__experiment=experiment)
-        .select_related("run__prompt_version__template", "case_version__case")
-        .prefetch_related("scores")
-        .order_by("run_id", "case_version__case__key", "repeat")
-    )
-    rows = (_export_row(experiment, g) for g in generations.iterator(chunk_size=500))
+    rows = result_export.export_rows(experiment)
     filename = f"experiment-{slugify(experiment.name) or 'results'}-{experiment.code.hex[:8]}.{fmt}"
     if fmt == "jsonl":
         response = StreamingHttpResponse(exporting.jsonl_lines(rows), content_type="application/x-ndjson")
@@ -487,37 +481,3 @@ def experiment_export(request: HttpRequest, team_slug: str, code, fmt: str) -> H
         )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-def _export_row(experiment: Experiment, g: Generation) -> exporting.ExportRow:
-    version = g.run.prompt_version
-    return exporting.ExportRow(
-        experiment=experiment.name,
-        run=str(g.run.code),
-        prompt=version.template.name,
-        prompt_version=version.number,
-        model=g.run.model_name,
-        params=g.run.params_label,
-        case=g.case_version.case.key,
-        case_version=g.case_version.number,
-        repeat=g.repeat,
-        inputs=g.case_version.inputs,
-        expected_label=g.case_version.expected_label,
-        expected_output=g.case_version.expected_output,
-        output=g.text,
-        finish_reason=g.finish_reason,
-        error=g.error,
-        tokens_in=g.tokens_in,
-        tokens_out=g.tokens_out,
-        latency_s=g.latency_s,
-        cost=g.cost,
-        weighted_score=g.weighted_score,
-        passed=g.passed,
-        reused=g.reused_from_id is not None,
-        scores=tuple(
-            exporting.ExportScore(
-                s.position, s.scorer, s.scorer_version, s.value, s.passed, s.status, s.rationale
-            )
-            for s in g.scores.all()
-        ),
-    )
