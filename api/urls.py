@@ -2,7 +2,20 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import audits, datasets, docs, experiments, imports, jobs, models, prompts, tasks, teams
+from .views import (
+    audits,
+    datasets,
+    docs,
+    experiments,
+    imports,
+    jobs,
+    models,
+    prompts,
+    reports,
+    tasks,
+    teams,
+    triage,
+)
 
 app_name = "api"
 
@@ -46,4 +59,9 @@ urlpatterns = [
     path(TEAM + "audits/", audits.AuditList.as_view(), name="audit_list"),
     path(TEAM + "audits/<uuid:code>/", audits.AuditDetail.as_view(), name="audit_detail"),
     path(TEAM + "risks/", audits.RiskList.as_view(), name="risk_list"),
+    path(TEAM + "reports/", reports.ReportList.as_view(), name="report_list"),
+    path(TEAM + "reports/<uuid:code>/", reports.ReportDetail.as_view(), name="report_detail"),
+    path(TEAM + "reports/<uuid:code>/download/", reports.ReportDownload.as_view(), name="report_download"),
+    path(TEAM + "triage/", triage.TriageLatest.as_view(), name="triage"),
+    path(TEAM + "triage/predictions/", triage.PredictionList.as_view(), name="triage_predictions"),
 ]
