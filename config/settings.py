@@ -285,6 +285,8 @@ SPECTACULAR_SETTINGS = {
         "ExperimentStatusEnum": "experiments.models.Status",
         "AuditStatusEnum": "audits.models.AuditStatus",
         "RiskStatusEnum": "audits.models.RiskStatus",
+        "ReportKindEnum": "reports.models.Kind",
+        "ExposureLabelEnum": "opportunities.models.Exposure",
     },
 }
 
