@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.http import FileResponse
 
 from .models import Report
 
@@ -29,6 +30,23 @@ def path_of(report: Report) -> Path | None:
     if root().resolve() not in path.parents:  # never outside the reports folder
         return None
     return path if path.is_file() else None
+
+
+def download_response(report: Report, path: Path) -> FileResponse:
+    """The stored file as an attachment, private to the signed-in member and never run by the browser
+    (the pages and the API both send it this way)."""
+    from .rendering import CONTENT_TYPES
+
+    response = FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=report.download_name,
+        content_type=CONTENT_TYPES[report.format],
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 def write(report: Report, data: bytes) -> tuple[str, int]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
@@ -15,7 +15,6 @@ from . import files, services
 from .access import get_report_for_user, get_reports_team
 from .forms import ReportRequestForm
 from .models import Report
-from .rendering import CONTENT_TYPES
 
 LIST_LIMIT = 100
 
@@ -76,16 +75,7 @@ def report_download(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     path = files.path_of(report) if report.ready else None
     if path is None:
         raise Http404("This report has no file (not ready yet, failed or expired).")
-    response = FileResponse(
-        path.open("rb"),
-        as_attachment=True,
-        filename=report.download_name,
-        content_type=CONTENT_TYPES[report.format],
-    )
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return files.download_response(report, path)
 
 
 @login_required

@@ -3,7 +3,6 @@ and the file once a worker has made it. Viewers read and download; editors and a
 
 from __future__ import annotations
 
-from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -125,12 +124,4 @@ class ReportDownload(TeamScoped, generics.GenericAPIView):
         path = files.path_of(report) if report.ready else None
         if path is None:
             raise NotFound("This report's file is no longer kept; request the report again.")
-        response = FileResponse(
-            path.open("rb"),
-            as_attachment=True,
-            filename=report.download_name,
-            content_type=CONTENT_TYPES[report.format],
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+        return files.download_response(report, path)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Team
 
-from ..models import ExposurePrediction, LabelSource, Task, TriageRun
+from ..models import ExposurePrediction, Job, LabelSource, Task, TriageRun
 from . import classifier, evaluation, rubric
 
 log = logging.getLogger(__name__)
@@ -236,8 +236,6 @@ def _rubric_predictions(
     from llmcore.engine.types import ModelUnavailable, TransientBackendError
     from llmcore.models import ModelConfig
 
-    from ..models import Job
-
     config = ModelConfig.objects.get(pk=run.model_id)
     try:
         llm.check_model_allowed(config, run.team, role=None)
@@ -330,7 +328,7 @@ def explain(task: Task) -> Explanation | None:
     if prediction is None or task.label_source != LabelSource.PREDICTED:
         return None
     near = prediction.neighbours[:EXPLANATION_NEIGHBOURS]
-    tasks = Task.objects.for_team(task.job.team).in_bulk([n[0] for n in near])
+    tasks = Task.objects.filter(job__team_id=task.job.team_id).in_bulk([n[0] for n in near])
     similar = [(tasks[n[0]], n[1], n[2]) for n in near if n[0] in tasks]
     if prediction.method == classifier.METHOD_CODE:
         method = classifier.METHOD

@@ -19,7 +19,7 @@ from .. import verdicts
 from ..access import get_job_for_user, get_task_for_user
 from ..feasibility import RUBRIC_QUESTION
 from ..forms import TaskEvidenceForm, TaskForm, TaskRowForm
-from ..models import Task
+from ..models import LabelSource, Task
 from ..triage import service as triage_service
 from .inline import Cell, EditRow, dollars, edit_row
 from .jobs import job_tasks_context
@@ -64,7 +64,7 @@ def _edit_row(request: HttpRequest, access: TeamAccess, task: Task, form: TaskRo
 
 def _label_saved(access: TeamAccess, task: Task, form) -> None:
     """A person set or cleared the task's exposure label: the pre-screen learns it (see triage.service)."""
-    if {"exposure_label", "label_source"} & set(form.changed_data) and task.label_source != "predicted":
+    if {"exposure_label", "label_source"} & set(form.changed_data) and task.label_source != LabelSource.PREDICTED:
         triage_service.human_labels_changed(access.team, [task.pk])
 
 
@@ -156,7 +156,7 @@ def task_delete(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     access, task = get_task_for_user(request, team_slug, code, write=True)
     job = task.job
     if request.method in ("POST", "DELETE"):
-        human = task.label_source == "human"
+        human = task.label_source == LabelSource.HUMAN
         task.delete()
         if human:
             triage_service.human_labels_changed(access.team)

@@ -36,23 +36,33 @@ def _label_next_rows(team) -> list[Task]:
     return rows
 
 
-def _context(access, **extra) -> dict:
+def _run_context(access) -> dict:
+    """What the run panel shows (it polls while a run is active, so nothing about the task list)."""
     run = service.latest(access.team)
     quality = (run.quality if run else {}) or {}
-    tasks = Task.objects.for_team(access.team)
+    return {
+        "run": run,
+        "quality": quality,
+        "curve_svg": learning_curve_svg(quality.get("learning_curve") or []),
+        "human_labels": Task.objects.for_team(access.team).filter(label_source=LabelSource.HUMAN).count(),
+        "min_labels": classifier.MIN_LABELS,
+        "start_form": TriageStartForm(team=access.team, role=access.role)
+        if access.can_edit_portfolio
+        else None,
+    }
+
+
+def _label_next_context(access) -> dict:
+    return {"label_next": _label_next_rows(access.team), "labels": Exposure.choices}
+
+
+def _context(access, **extra) -> dict:
     return page_context(
         access,
         "portfolio",
-        run=run,
-        quality=quality,
-        curve_svg=learning_curve_svg(quality.get("learning_curve") or []),
-        label_next=_label_next_rows(access.team),
-        human_labels=tasks.filter(label_source=LabelSource.HUMAN).count(),
-        predicted_labels=tasks.filter(label_source=LabelSource.PREDICTED).count(),
-        labels=Exposure.choices,
-        min_labels=classifier.MIN_LABELS,
+        **_run_context(access),
+        **_label_next_context(access),
         method=classifier.METHOD,
-        start_form=TriageStartForm(team=access.team, role=access.role) if access.can_edit_portfolio else None,
         **extra,
     )
 
@@ -63,7 +73,7 @@ def triage(request: HttpRequest, team_slug: str) -> HttpResponse:
     access = get_portfolio_team(request, team_slug)
     template = "opportunities/triage.html"
     if wants_fragment(request) and request.htmx.target == "triage-run":
-        return render(request, f"{template}#run", _context(access))
+        return render(request, f"{template}#run", page_context(access, "portfolio", **_run_context(access)))
     return render(request, template, _context(access))
 
 
@@ -113,7 +123,9 @@ def triage_label(request: HttpRequest, team_slug: str, code) -> HttpResponse:
         message = f"“{label[:20]}” is not a label: choose E0, E1 or E2."
         if wants_fragment(request):
             return render(
-                request, "opportunities/triage.html#label_next", _context(access, label_error=message)
+                request,
+                "opportunities/triage.html#label_next",
+                page_context(access, "portfolio", **_label_next_context(access), label_error=message),
             )
         messages.error(request, message)
         return redirect("triage", team_slug=team_slug)
@@ -123,7 +135,8 @@ def triage_label(request: HttpRequest, team_slug: str, code) -> HttpResponse:
     done = f"Labelled {label}: “{task.statement[:60]}”."
     if wants_fragment(request):
         # The list without that task, the next one selected; the run panel picks up the retraining.
-        response = render(request, "opportunities/triage.html#label_next", _context(access, labelled=done))
+        context = page_context(access, "portfolio", **_label_next_context(access), labelled=done)
+        response = render(request, "opportunities/triage.html#label_next", context)
         trigger_client_event(response, "labels-changed")
         return response
     messages.success(request, done)
